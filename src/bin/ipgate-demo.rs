@@ -1,0 +1,66 @@
+//! Runs ipgate on a copy of the sample Chalice project against moto's API Gateway on 127.0.0.1.
+//!
+//! The first run installs the pinned moto and chalice into a virtual environment under the
+//! build directory. Every save in the demo changes the copied files and the emulator; nothing
+//! reaches AWS.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ipgate::cli::Args;
+use ipgate::demo::deploy_sample;
+use ipgate::emulator::{MotoServer, PythonTools, REGION};
+
+fn main() -> ExitCode {
+    // SAFETY: no other thread exists yet, so nothing can read the environment while it changes.
+    // The SDK's default chain then picks up dummy credentials and never asks instance metadata.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::remove_var("AWS_SESSION_TOKEN");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    }
+    let _log_guard = ipgate::logging::init();
+
+    match run_demo() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ipgate-demo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let tools = PythonTools::ensure()?;
+    eprintln!("Starting moto's API Gateway on 127.0.0.1...");
+    let server = MotoServer::start(&tools)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+
+    let project_dir = demo_project_dir();
+    let deployment = runtime.block_on(deploy_sample(&server.client(), &project_dir))?;
+    eprintln!("Sample project copied to {}", deployment.project_dir.display());
+
+    let args = Args {
+        project: Some(deployment.project_dir.clone()),
+        profile: None,
+        region: Some(REGION.to_string()),
+        endpoint_url: Some(server.endpoint()),
+    };
+    let code = runtime.block_on(ipgate::cli::run(args));
+
+    println!("The demo project stays at {} for you to inspect.", deployment.project_dir.display());
+    println!("The emulator at {} stops now; its REST APIs are gone with it.", server.endpoint());
+    Ok(code)
+}
+
+/// A fresh folder under the build directory, so the sample in assets/ stays clean.
+fn demo_project_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
+    target.join("ipgate-demo").join(format!("sample-project-{seconds}"))
+}

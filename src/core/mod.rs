@@ -1,0 +1,12 @@
+//! The pure core: CIDR entries, resource policy documents and Chalice project files.
+//!
+//! Nothing here touches the network. The only I/O is in [`chalice`], which reads the
+//! project's files and writes them atomically.
+
+pub mod chalice;
+pub mod cidr;
+pub mod diff;
+pub mod jsontext;
+pub mod live;
+pub mod policy;
+pub mod resource;

@@ -1,0 +1,27 @@
+//! ipgate: IP allowlists on AWS API Gateway REST APIs, stage by stage, for Chalice projects.
+//!
+//! The crate has four layers, and each depends only on the ones above it in this list:
+//!
+//! - [`core`]: pure code. CIDR entries, resource policy documents (reading a stage's allowlist,
+//!   writing an edited document, comparing live and local by meaning) and Chalice project files.
+//!   It does no network I/O; table tests cover it.
+//! - [`aws`]: the AWS boundary, the only module that calls the API Gateway SDK in the app. It
+//!   returns ipgate's own types and an error that keeps the AWS code, message and request id.
+//! - [`save`]: the save pipeline. It plans the exact steps of a save (write the policy file,
+//!   set the config key, update the live policy, create a deployment), runs them in order and
+//!   records where a failed run stopped so it can be retried from there.
+//! - [`ui`]: the terminal UI. The draw loop never awaits the network: AWS work runs on tokio
+//!   tasks that report back as [`ui::message::Message`] values carrying owned data.
+//!
+//! [`emulator`] is not part of the app. It starts moto's API Gateway on 127.0.0.1 for the demo
+//! and the tests, and seeds it through the SDK.
+
+pub mod aws;
+pub mod cli;
+pub mod core;
+pub mod demo;
+pub mod emulator;
+pub mod logging;
+pub mod model;
+pub mod save;
+pub mod ui;

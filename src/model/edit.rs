@@ -1,0 +1,339 @@
+//! One stage's allowlist while the user edits it: entries, undo, flags and the resulting policy.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::core::chalice::PolicyFile;
+use crate::core::cidr::{CidrEntry, CidrError, EntryFlag, flag_entries, parse_entry};
+use crate::core::policy::{AllowlistEdit, PolicyError, StageAccess, apply_edit, stage_access};
+use crate::core::resource::ApiContext;
+
+/// The stage being edited and where its policy lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditTarget {
+    pub rest_api_id: Option<String>,
+    pub api_name: Option<String>,
+    /// The API Gateway stage name.
+    pub stage: String,
+    pub chalice_stage: Option<String>,
+    pub api: ApiContext,
+}
+
+impl EditTarget {
+    /// "dev (REST API abc123)" or "dev" for a Chalice stage that is not deployed.
+    pub fn title(&self) -> String {
+        let stage = match &self.chalice_stage {
+            Some(chalice) if chalice != &self.stage => format!("{} (Chalice stage {chalice})", self.stage),
+            _ => self.stage.clone(),
+        };
+        match (&self.api_name, &self.rest_api_id) {
+            (Some(name), Some(id)) => format!("{name} ({id}) / {stage}"),
+            (None, Some(id)) => format!("{id} / {stage}"),
+            _ => stage,
+        }
+    }
+}
+
+/// What the stage should become when its list is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyChoice {
+    Open,
+    Closed,
+}
+
+/// Why the edit cannot be saved yet, in the order the UI resolves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveBlocker {
+    /// An entry is not a valid CIDR.
+    InvalidEntry { index: usize, error: String },
+    /// The last entry was removed: open to everyone or closed to everyone?
+    EmptyChoiceNeeded,
+    /// A `/0` entry: the stage would have no IPv4 (or IPv6) restriction.
+    UnrestrictedNotConfirmed { ipv6: bool },
+    Policy(String),
+}
+
+/// The outcome of adding an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added(String),
+    /// The same network is already listed; nothing changed.
+    AlreadyPresent(String),
+}
+
+/// Edit state of one stage's allowlist.
+#[derive(Debug, Clone)]
+pub struct EditSession {
+    pub target: EditTarget,
+    /// The local policy file when the session started (Chalice stages only).
+    pub local: Option<PolicyFile>,
+    /// The configured policy file path, even when the file does not exist yet.
+    pub local_path: Option<PathBuf>,
+    /// The live policy when the session started; `None` when unknown or absent.
+    pub live: Option<Value>,
+    pub live_known: bool,
+    /// The document edits apply to: the local file, else the live policy.
+    pub base: Option<Value>,
+    pub original_access: StageAccess,
+    pub original_entries: Vec<String>,
+    pub entries: Vec<String>,
+    pub empty_choice: Option<EmptyChoice>,
+    confirmed_unrestricted: BTreeSet<bool>,
+    undo_stack: Vec<Vec<String>>,
+}
+
+impl EditSession {
+    /// Starts a session on `base`, which the caller picked (the local file when there is one).
+    pub fn new(
+        target: EditTarget,
+        local: Option<PolicyFile>,
+        local_path: Option<PathBuf>,
+        live: Option<Value>,
+        live_known: bool,
+    ) -> Result<EditSession, PolicyError> {
+        let base = match &local {
+            Some(file) => Some(file.document.clone()),
+            None => live.clone(),
+        };
+        let original_access = stage_access(base.as_ref(), &target.stage, &target.api)?;
+        let original_entries = match &original_access {
+            StageAccess::Allowlist(allowlist) => allowlist.cidrs.clone(),
+            StageAccess::Unrestricted | StageAccess::Closed => Vec::new(),
+        };
+
+        Ok(EditSession {
+            target,
+            local,
+            local_path,
+            live,
+            live_known,
+            base,
+            entries: original_entries.clone(),
+            original_entries,
+            original_access,
+            empty_choice: None,
+            confirmed_unrestricted: BTreeSet::new(),
+            undo_stack: Vec::new(),
+        })
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.entries != self.original_entries || self.empty_choice_changes_access()
+    }
+
+    fn empty_choice_changes_access(&self) -> bool {
+        if !self.entries.is_empty() {
+            return false;
+        }
+        match (self.empty_choice, &self.original_access) {
+            (Some(EmptyChoice::Open), StageAccess::Unrestricted) => false,
+            (Some(EmptyChoice::Closed), StageAccess::Closed) => false,
+            (Some(_), _) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Adds an entry typed by the user, in canonical form, unless it is already listed.
+    pub fn add(&mut self, text: &str) -> Result<AddOutcome, CidrError> {
+        let entry = parse_entry(text)?;
+        let canonical = entry.canonical();
+        if self.position_of(&entry).is_some() {
+            return Ok(AddOutcome::AlreadyPresent(canonical));
+        }
+
+        self.push_undo();
+        self.entries.push(canonical.clone());
+        Ok(AddOutcome::Added(canonical))
+    }
+
+    /// Replaces the entry at `index` with `text`, in canonical form.
+    pub fn replace(&mut self, index: usize, text: &str) -> Result<String, CidrError> {
+        let entry = parse_entry(text)?;
+        let canonical = entry.canonical();
+        if index >= self.entries.len() || self.entries[index] == canonical {
+            return Ok(canonical);
+        }
+
+        self.push_undo();
+        self.entries[index] = canonical.clone();
+        Ok(canonical)
+    }
+
+    /// Removes the entry at `index`; returns it.
+    pub fn delete(&mut self, index: usize) -> Option<String> {
+        if index >= self.entries.len() {
+            return None;
+        }
+        self.push_undo();
+        Some(self.entries.remove(index))
+    }
+
+    /// Replaces an entry with host bits set by the network it really covers.
+    pub fn normalize(&mut self, index: usize) -> Option<String> {
+        let entry = parse_entry(self.entries.get(index)?).ok()?;
+        if !entry.has_host_bits() {
+            return None;
+        }
+        let network = entry.covered_network().to_string();
+        self.push_undo();
+        self.entries[index] = network.clone();
+        Some(network)
+    }
+
+    /// Restores the entries before the last change; false when there is nothing to undo.
+    pub fn undo(&mut self) -> bool {
+        match self.undo_stack.pop() {
+            Some(entries) => {
+                self.entries = entries;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn push_undo(&mut self) {
+        self.undo_stack.push(self.entries.clone());
+        self.confirmed_unrestricted.clear();
+    }
+
+    fn position_of(&self, entry: &CidrEntry) -> Option<usize> {
+        let canonical = entry.canonical();
+        self.entries.iter().position(|existing| match parse_entry(existing) {
+            Ok(parsed) => parsed.canonical() == canonical,
+            Err(_) => existing == &canonical,
+        })
+    }
+
+    /// Parsed entries, or the error for each invalid one.
+    pub fn parsed(&self) -> Vec<Result<CidrEntry, CidrError>> {
+        self.entries.iter().map(|text| parse_entry(text)).collect()
+    }
+
+    /// Flags for each entry; invalid entries get none here (see [`Self::parsed`]).
+    pub fn flags(&self) -> Vec<Vec<EntryFlag>> {
+        let parsed = self.parsed();
+        let valid: Vec<CidrEntry> = parsed.iter().filter_map(|entry| entry.clone().ok()).collect();
+        let mut valid_flags = flag_entries(&valid).into_iter();
+        let valid_indexes: Vec<usize> =
+            parsed.iter().enumerate().filter(|(_, entry)| entry.is_ok()).map(|(index, _)| index).collect();
+
+        parsed
+            .iter()
+            .map(|entry| match entry {
+                Ok(_) => remap_flag_indexes(valid_flags.next().unwrap_or_default(), &valid_indexes),
+                Err(_) => Vec::new(),
+            })
+            .collect()
+    }
+
+    pub fn set_empty_choice(&mut self, choice: EmptyChoice) {
+        self.empty_choice = Some(choice);
+    }
+
+    pub fn confirm_unrestricted(&mut self, ipv6: bool) {
+        self.confirmed_unrestricted.insert(ipv6);
+    }
+
+    /// The first thing that stops a save, if any.
+    pub fn save_blocker(&self) -> Option<SaveBlocker> {
+        for (index, entry) in self.parsed().iter().enumerate() {
+            if let Err(error) = entry {
+                return Some(SaveBlocker::InvalidEntry { index, error: error.to_string() });
+            }
+        }
+        if self.entries.is_empty() && self.original_access_is_restricted() && self.empty_choice.is_none()
+        {
+            return Some(SaveBlocker::EmptyChoiceNeeded);
+        }
+        for entry in self.parsed().into_iter().flatten() {
+            let ipv6 = entry.network.is_ipv6();
+            if entry.is_unrestricted() && !self.confirmed_unrestricted.contains(&ipv6) {
+                return Some(SaveBlocker::UnrestrictedNotConfirmed { ipv6 });
+            }
+        }
+        if let Err(error) = self.proposed_document() {
+            return Some(SaveBlocker::Policy(error.to_string()));
+        }
+        None
+    }
+
+    fn original_access_is_restricted(&self) -> bool {
+        !matches!(self.original_access, StageAccess::Unrestricted)
+    }
+
+    /// The change to apply, or `None` when the allowlist is unchanged.
+    pub fn allowlist_edit(&self) -> Option<AllowlistEdit> {
+        if !self.is_dirty() {
+            return None;
+        }
+        if !self.entries.is_empty() {
+            return Some(AllowlistEdit::Set(self.entries.clone()));
+        }
+        match self.empty_choice {
+            Some(EmptyChoice::Open) => Some(AllowlistEdit::Open),
+            Some(EmptyChoice::Closed) => Some(AllowlistEdit::Closed),
+            None => None,
+        }
+    }
+
+    /// The document save would write: the base with this stage's edit applied.
+    pub fn proposed_document(&self) -> Result<Option<Value>, PolicyError> {
+        match self.allowlist_edit() {
+            Some(edit) => apply_edit(self.base.as_ref(), &self.target.stage, &self.target.api, &edit),
+            None => Ok(self.base.clone()),
+        }
+    }
+
+    /// Added and removed entries against the start of the session, by covered network text.
+    pub fn changes(&self) -> (Vec<String>, Vec<String>) {
+        let added = self.entries.iter().filter(|entry| !self.original_entries.contains(entry)).cloned().collect();
+        let removed =
+            self.original_entries.iter().filter(|entry| !self.entries.contains(entry)).cloned().collect();
+        (added, removed)
+    }
+
+    /// The deployment description, for example `ipgate: dev +203.0.113.7/32 -198.51.100.0/24`,
+    /// named after the Chalice stage when there is one.
+    pub fn deployment_description(&self) -> String {
+        let (added, removed) = self.changes();
+        let mut parts: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
+        parts.extend(removed.iter().map(|entry| format!("-{entry}")));
+        if self.entries.is_empty() {
+            match self.empty_choice {
+                Some(EmptyChoice::Open) => parts.push("open to everyone".to_string()),
+                Some(EmptyChoice::Closed) => parts.push("closed to everyone".to_string()),
+                None => {}
+            }
+        }
+        if parts.is_empty() {
+            parts.push("policy update".to_string());
+        }
+        let stage = self.target.chalice_stage.as_ref().unwrap_or(&self.target.stage);
+        truncate_description(&format!("ipgate: {stage} {}", parts.join(" ")))
+    }
+}
+
+/// Keeps a deployment description short enough to read in the console and in lists.
+fn truncate_description(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    if text.chars().count() <= MAX_CHARS {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(MAX_CHARS - 3).collect();
+    format!("{kept}...")
+}
+
+/// Maps indexes in flags computed over valid entries back to indexes in the full list.
+fn remap_flag_indexes(flags: Vec<EntryFlag>, valid_indexes: &[usize]) -> Vec<EntryFlag> {
+    let map = |index: usize| valid_indexes.get(index).copied().unwrap_or(index);
+    flags
+        .into_iter()
+        .map(|flag| match flag {
+            EntryFlag::Duplicate { of } => EntryFlag::Duplicate { of: map(of) },
+            EntryFlag::CoveredBy { index } => EntryFlag::CoveredBy { index: map(index) },
+            other => other,
+        })
+        .collect()
+}

@@ -1,0 +1,11 @@
+//! The save pipeline: the exact steps of a save, run in order, retryable from a failed step.
+//!
+//! Local files come first because the policy file is what the next `chalice deploy` applies.
+//! The live policy comes next, and the deployment last, because a policy change takes effect
+//! only when the stage is redeployed.
+
+mod plan;
+mod run;
+
+pub use plan::{PlanInput, SavePlan, Step, plan_save};
+pub use run::{StepStatus, outcome_summary, run_step};

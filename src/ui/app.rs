@@ -1,0 +1,483 @@
+//! Application state and the handlers that change it.
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
+use crate::core::chalice::Project;
+use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
+
+use super::editor::{EditorOutcome, EditorState};
+use super::message::{Effect, Message};
+
+/// A line under the main view: progress, a result or an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusLine {
+    pub text: String,
+    pub is_error: bool,
+}
+
+/// The home screen's selection and filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HomeState {
+    pub selected: usize,
+    pub filter: String,
+    /// True while the user types a filter after `/`.
+    pub filtering: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Screen {
+    Home,
+    Editor(Box<EditorState>),
+}
+
+/// The whole UI state.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub inventory: Inventory,
+    pub connection_info: ConnectionInfo,
+    pub screen: Screen,
+    pub home: HomeState,
+    pub status: Option<StatusLine>,
+    pub help_open: bool,
+    /// Ctrl-C with unsaved edits: waiting for `y`.
+    pub quit_prompt: bool,
+    pub spinner_frame: usize,
+    /// Background requests in flight, for the spinner.
+    pub pending_requests: usize,
+    pub should_quit: bool,
+    /// Filtered rows, recomputed when data or the filter change.
+    pub rows: Vec<StageRow>,
+    /// Every error shown on the status line, printed again after the UI closes.
+    pub error_history: Vec<String>,
+    next_run_id: u64,
+}
+
+impl App {
+    /// Builds the app; `online` false starts in local-only mode with `offline_reason`.
+    pub fn new(project: Option<Project>, connection_info: ConnectionInfo, offline_reason: Option<String>) -> App {
+        let mut inventory = Inventory::new(project, connection_info.region.clone());
+        if let Some(reason) = offline_reason {
+            inventory.connection = Connection::LocalOnly { reason };
+        }
+        let mut app = App {
+            inventory,
+            connection_info,
+            screen: Screen::Home,
+            home: HomeState::default(),
+            status: None,
+            help_open: false,
+            quit_prompt: false,
+            spinner_frame: 0,
+            pending_requests: 0,
+            should_quit: false,
+            rows: Vec::new(),
+            error_history: Vec::new(),
+            next_run_id: 1,
+        };
+        app.refresh_rows();
+        app
+    }
+
+    /// The effects to run at start-up.
+    pub fn start(&mut self) -> Vec<Effect> {
+        match self.inventory.connection {
+            Connection::Connecting => {
+                self.pending_requests += 1;
+                vec![Effect::ListRestApis]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.pending_requests > 0 || self.editor().is_some_and(EditorState::is_saving)
+    }
+
+    pub fn editor(&self) -> Option<&EditorState> {
+        match &self.screen {
+            Screen::Editor(editor) => Some(editor),
+            Screen::Home => None,
+        }
+    }
+
+    pub fn has_unsaved_edits(&self) -> bool {
+        self.editor().is_some_and(|editor| editor.session.is_dirty() && !editor.saved)
+    }
+
+    pub fn set_status(&mut self, text: impl Into<String>, is_error: bool) {
+        let text = text.into();
+        if is_error {
+            self.record_error(&text);
+        }
+        self.status = Some(StatusLine { text, is_error });
+    }
+
+    fn record_error(&mut self, text: &str) {
+        const MAX_KEPT: usize = 20;
+        if self.error_history.last().map(String::as_str) == Some(text) {
+            return;
+        }
+        if self.error_history.len() == MAX_KEPT {
+            self.error_history.remove(0);
+        }
+        self.error_history.push(text.to_string());
+    }
+
+    /// Applies one message; returns the effects it asks for.
+    pub fn update(&mut self, message: Message) -> Vec<Effect> {
+        match message {
+            Message::Input(Event::Key(key)) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Message::Input(_) => Vec::new(),
+            Message::Tick => {
+                self.spinner_frame = self.spinner_frame.wrapping_add(1);
+                Vec::new()
+            }
+            Message::RestApisListed(result) => self.on_rest_apis_listed(result),
+            Message::StagesListed { rest_api_id, result } => self.on_stages_listed(rest_api_id, result),
+            Message::RestApiRefreshed { rest_api_id, result } => self.on_rest_api_refreshed(rest_api_id, result),
+            Message::SaveStepFinished { run_id, index, result } => self.on_save_step(run_id, index, result),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return self.on_ctrl_c();
+        }
+        if self.quit_prompt {
+            self.quit_prompt = false;
+            if key.code == KeyCode::Char('y') {
+                return self.quit();
+            }
+            self.set_status("Quit cancelled.", false);
+            return Vec::new();
+        }
+        if self.help_open {
+            self.help_open = false;
+            return Vec::new();
+        }
+
+        match &mut self.screen {
+            Screen::Home => self.on_home_key(key),
+            Screen::Editor(editor) => {
+                let outcome = editor.on_key(key, &self.inventory);
+                self.on_editor_outcome(outcome)
+            }
+        }
+    }
+
+    fn on_ctrl_c(&mut self) -> Vec<Effect> {
+        if self.has_unsaved_edits() && !self.quit_prompt {
+            self.quit_prompt = true;
+            return Vec::new();
+        }
+        self.quit()
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        self.should_quit = true;
+        vec![Effect::Quit]
+    }
+
+    fn on_home_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.home.filtering {
+            return self.on_filter_key(key);
+        }
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => {
+                if !self.home.filter.is_empty() {
+                    self.home.filter.clear();
+                    self.refresh_rows();
+                    return Vec::new();
+                }
+                self.quit()
+            }
+            KeyCode::Char('?') => {
+                self.help_open = true;
+                Vec::new()
+            }
+            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
+            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
+            KeyCode::PageDown => self.move_selection(10),
+            KeyCode::PageUp => self.move_selection(-10),
+            KeyCode::Home | KeyCode::Char('g') => self.move_selection(isize::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') => self.move_selection(isize::MAX / 2),
+            KeyCode::Char('/') => {
+                self.home.filtering = true;
+                Vec::new()
+            }
+            KeyCode::Char('r') => self.reload(),
+            KeyCode::Enter | KeyCode::Char('e') | KeyCode::Char('l') | KeyCode::Right => self.open_editor(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Enter => self.home.filtering = false,
+            KeyCode::Esc => {
+                self.home.filtering = false;
+                self.home.filter.clear();
+            }
+            KeyCode::Backspace => {
+                self.home.filter.pop();
+            }
+            KeyCode::Char(character) => self.home.filter.push(character),
+            _ => {}
+        }
+        self.home.selected = 0;
+        self.refresh_rows();
+        Vec::new()
+    }
+
+    fn move_selection(&mut self, delta: isize) -> Vec<Effect> {
+        if self.rows.is_empty() {
+            return Vec::new();
+        }
+        let last = self.rows.len() as isize - 1;
+        let selected = (self.home.selected as isize).saturating_add(delta).clamp(0, last);
+        self.home.selected = selected as usize;
+        self.prioritize_selected()
+    }
+
+    /// Asks for the selected API's stages first when they are still loading.
+    fn prioritize_selected(&self) -> Vec<Effect> {
+        let Some(row) = self.rows.get(self.home.selected) else {
+            return Vec::new();
+        };
+        let Some(rest_api_id) = &row.rest_api_id else {
+            return Vec::new();
+        };
+        match self.inventory.apis.get(rest_api_id).map(|api| &api.stages) {
+            Some(Load::Loading) => vec![Effect::PrioritizeStages(rest_api_id.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    fn reload(&mut self) -> Vec<Effect> {
+        if let Some(project) = &self.inventory.project {
+            match crate::core::chalice::load_project(&project.root) {
+                Ok(project) => self.inventory.project = project,
+                Err(error) => self.set_status(error.to_string(), true),
+            }
+        }
+        self.inventory.reload_local_policies();
+        self.refresh_rows();
+
+        if matches!(self.inventory.connection, Connection::LocalOnly { .. }) {
+            return Vec::new();
+        }
+        self.pending_requests += 1;
+        self.set_status("Reloading REST APIs...", false);
+        vec![Effect::ListRestApis]
+    }
+
+    fn open_editor(&mut self) -> Vec<Effect> {
+        let Some(row) = self.rows.get(self.home.selected).cloned() else {
+            return Vec::new();
+        };
+        match EditorState::open(&row, &self.inventory) {
+            Ok(editor) => {
+                self.screen = Screen::Editor(Box::new(editor));
+                self.status = None;
+            }
+            Err(error) => self.set_status(error, true),
+        }
+        Vec::new()
+    }
+
+    fn on_editor_outcome(&mut self, outcome: EditorOutcome) -> Vec<Effect> {
+        match outcome {
+            EditorOutcome::None => Vec::new(),
+            EditorOutcome::Status { text, is_error } => {
+                self.set_status(text, is_error);
+                Vec::new()
+            }
+            EditorOutcome::Help => {
+                self.help_open = true;
+                Vec::new()
+            }
+            EditorOutcome::Close => {
+                self.screen = Screen::Home;
+                self.refresh_rows();
+                Vec::new()
+            }
+            EditorOutcome::RunSave { steps, from } => {
+                let run_id = self.next_run_id;
+                self.next_run_id += 1;
+                if let Screen::Editor(editor) = &mut self.screen {
+                    editor.start_run(run_id, from);
+                }
+                vec![Effect::RunSave { run_id, steps, from }]
+            }
+        }
+    }
+
+    fn on_rest_apis_listed(&mut self, result: Result<Vec<RestApiSummary>, AwsError>) -> Vec<Effect> {
+        self.pending_requests = self.pending_requests.saturating_sub(1);
+        let summaries = match result {
+            Ok(summaries) => summaries,
+            Err(error) => return self.on_listing_failed(error),
+        };
+
+        self.inventory.connection = Connection::Online;
+        self.inventory.apis = summaries
+            .into_iter()
+            .map(|summary| (summary.id.clone(), LiveApi::new(summary)))
+            .collect();
+        self.refresh_rows();
+        self.set_status(format!("{} REST APIs found.", self.inventory.apis.len()), false);
+
+        let order = self.stage_load_order();
+        self.pending_requests += order.len();
+        if order.is_empty() { Vec::new() } else { vec![Effect::ListStages(order)] }
+    }
+
+    /// APIs of the project first, then the rest by name, so the first screen fills quickly
+    /// where the user is most likely to look.
+    fn stage_load_order(&self) -> Vec<String> {
+        let mut apis: Vec<&LiveApi> = self.inventory.apis.values().collect();
+        let linked = |api: &LiveApi| {
+            self.inventory.project.as_ref().is_some_and(|project| {
+                project.stages.iter().any(|stage| {
+                    stage.deployed.as_ref().is_some_and(|deployed| deployed.rest_api_id == api.summary.id)
+                })
+            })
+        };
+        apis.sort_by_key(|api| (!linked(api), api.summary.name.clone()));
+        apis.iter().map(|api| api.summary.id.clone()).collect()
+    }
+
+    fn on_listing_failed(&mut self, error: AwsError) -> Vec<Effect> {
+        tracing::warn!(error = %error, detail = %error.detail, "listing REST APIs failed");
+        let reason = match error.kind {
+            AwsErrorKind::Credentials => format!("no usable AWS credentials ({})", error.summary()),
+            AwsErrorKind::Unreachable | AwsErrorKind::TimedOut => {
+                format!("AWS is unreachable ({})", error.summary())
+            }
+            _ => error.to_string(),
+        };
+
+        let first_listing = matches!(self.inventory.connection, Connection::Connecting);
+        let offline = matches!(
+            error.kind,
+            AwsErrorKind::Credentials | AwsErrorKind::Unreachable | AwsErrorKind::TimedOut
+        );
+        if first_listing && offline {
+            self.inventory.connection = Connection::LocalOnly { reason: reason.clone() };
+            self.set_status(format!("Local-only mode: {reason}. Saves write local files only."), true);
+        } else {
+            if first_listing {
+                self.inventory.connection = Connection::LocalOnly { reason: reason.clone() };
+            }
+            self.set_status(format!("Listing REST APIs failed: {reason}"), true);
+        }
+        self.refresh_rows();
+        Vec::new()
+    }
+
+    fn on_stages_listed(
+        &mut self,
+        rest_api_id: String,
+        result: Result<Vec<StageSummary>, AwsError>,
+    ) -> Vec<Effect> {
+        self.pending_requests = self.pending_requests.saturating_sub(1);
+        if !self.inventory.apis.contains_key(&rest_api_id) {
+            tracing::info!(rest_api_id, "dropping stages of a REST API no longer listed");
+            return Vec::new();
+        }
+
+        let stages = match result {
+            Ok(mut stages) => {
+                stages.sort_by(|a, b| a.name.cmp(&b.name));
+                Load::Ready(stages)
+            }
+            Err(error) => {
+                tracing::warn!(rest_api_id, error = %error, "listing stages failed");
+                let summary = error.summary();
+                self.set_status(format!("Listing stages of REST API {rest_api_id} failed: {summary}"), true);
+                Load::Failed(summary)
+            }
+        };
+        if let Some(api) = self.inventory.apis.get_mut(&rest_api_id) {
+            api.stages = stages;
+        }
+        self.refresh_rows();
+        Vec::new()
+    }
+
+    fn on_rest_api_refreshed(
+        &mut self,
+        rest_api_id: String,
+        result: Result<RestApiSummary, AwsError>,
+    ) -> Vec<Effect> {
+        self.pending_requests = self.pending_requests.saturating_sub(1);
+        match result {
+            Ok(summary) => {
+                let stages = self.inventory.apis.get(&rest_api_id).map(|api| api.stages.clone());
+                let mut api = LiveApi::new(summary);
+                if let Some(stages) = stages {
+                    api.stages = stages;
+                }
+                self.inventory.apis.insert(rest_api_id.clone(), api);
+                self.pending_requests += 1;
+                self.refresh_rows();
+                vec![Effect::ListStages(vec![rest_api_id])]
+            }
+            Err(error) => {
+                self.set_status(format!("Reloading REST API {rest_api_id} failed: {}", error.summary()), true);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_save_step(&mut self, run_id: u64, index: usize, result: Result<Option<String>, String>) -> Vec<Effect> {
+        let Screen::Editor(editor) = &mut self.screen else {
+            tracing::info!(run_id, index, "dropping a save result: the editor is closed");
+            return Vec::new();
+        };
+        let Some(finished) = editor.on_step_finished(run_id, index, result) else {
+            return Vec::new();
+        };
+
+        let (text, is_error) = finished.status_line();
+        self.set_status(text, is_error);
+        self.after_save(finished.touched_files, finished.touched_rest_api)
+    }
+
+    /// Reloads what a save changed, so the home screen shows the new state.
+    fn after_save(&mut self, touched_files: bool, touched_rest_api: Option<String>) -> Vec<Effect> {
+        if touched_files {
+            if let Some(project) = &self.inventory.project {
+                match crate::core::chalice::load_project(&project.root) {
+                    Ok(project) => self.inventory.project = project,
+                    Err(error) => self.set_status(error.to_string(), true),
+                }
+            }
+            self.inventory.reload_local_policies();
+        }
+        self.refresh_rows();
+
+        match touched_rest_api {
+            Some(rest_api_id) => {
+                self.pending_requests += 1;
+                vec![Effect::RefreshRestApi(rest_api_id)]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Recomputes the visible rows from the inventory and the filter.
+    pub fn refresh_rows(&mut self) {
+        let filter = self.home.filter.to_lowercase();
+        self.rows = self
+            .inventory
+            .rows()
+            .into_iter()
+            .filter(|row| filter.is_empty() || row.search_text().contains(&filter))
+            .collect();
+        if self.home.selected >= self.rows.len() {
+            self.home.selected = self.rows.len().saturating_sub(1);
+        }
+    }
+}

@@ -1,0 +1,566 @@
+//! The stage editor: entries, prompts, preview and the save flow of one stage.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::core::cidr::parse_entry;
+use crate::model::edit::{AddOutcome, EditSession, EditTarget, EmptyChoice, SaveBlocker};
+use crate::model::{Connection, Inventory, StageRow};
+use crate::save::{PlanInput, SavePlan, Step, StepStatus, outcome_summary, plan_save};
+
+/// What the app must do after the editor handled a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditorOutcome {
+    None,
+    Status { text: String, is_error: bool },
+    Help,
+    Close,
+    RunSave { steps: Vec<Step>, from: usize },
+}
+
+impl EditorOutcome {
+    fn info(text: impl Into<String>) -> EditorOutcome {
+        EditorOutcome::Status { text: text.into(), is_error: false }
+    }
+
+    fn error(text: impl Into<String>) -> EditorOutcome {
+        EditorOutcome::Status { text: text.into(), is_error: true }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    Add,
+    Edit(usize),
+}
+
+/// The line the user types an entry into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputState {
+    pub mode: InputMode,
+    pub text: String,
+}
+
+/// A question that must be answered before anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// The last entry was removed: `o` open to everyone, `c` closed to everyone.
+    EmptyChoice,
+    ConfirmUnrestricted { ipv6: bool },
+    DiscardChanges,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewTab {
+    Policy,
+    DiffLive,
+    DiffLocal,
+}
+
+impl PreviewTab {
+    pub const ALL: [PreviewTab; 3] = [PreviewTab::Policy, PreviewTab::DiffLive, PreviewTab::DiffLocal];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PreviewTab::Policy => "1 Policy",
+            PreviewTab::DiffLive => "2 Diff vs live",
+            PreviewTab::DiffLocal => "3 Diff vs local file",
+        }
+    }
+
+    fn next(self) -> PreviewTab {
+        match self {
+            PreviewTab::Policy => PreviewTab::DiffLive,
+            PreviewTab::DiffLive => PreviewTab::DiffLocal,
+            PreviewTab::DiffLocal => PreviewTab::Policy,
+        }
+    }
+}
+
+/// The save confirmation: the plan and the choices that change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmState {
+    pub plan: SavePlan,
+    pub own_file: bool,
+    /// Other Chalice stages that share this stage's policy file.
+    pub shared_with: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// A save being run or finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveRun {
+    pub plan: SavePlan,
+    pub statuses: Vec<StepStatus>,
+    pub run_id: u64,
+}
+
+impl SaveRun {
+    pub fn is_running(&self) -> bool {
+        self.statuses.contains(&StepStatus::Running)
+    }
+
+    pub fn failed_step(&self) -> Option<usize> {
+        self.statuses.iter().position(|status| matches!(status, StepStatus::Failed(_)))
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.statuses.iter().all(|status| matches!(status, StepStatus::Done(_)))
+    }
+
+    pub fn summary(&self) -> String {
+        outcome_summary(&self.plan.steps, &self.statuses)
+    }
+}
+
+/// What a finished run changed, so the app can reload it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedRun {
+    pub failed: bool,
+    pub summary: String,
+    pub touched_files: bool,
+    pub touched_rest_api: Option<String>,
+    pub error: Option<String>,
+}
+
+impl FinishedRun {
+    pub fn status_line(&self) -> (String, bool) {
+        match &self.error {
+            Some(error) => (format!("Save stopped: {}. {error}. Press r to retry.", self.summary), true),
+            None => (format!("Saved: {}.", self.summary), false),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Preview { tab: PreviewTab, scroll: u16 },
+    Confirm(ConfirmState),
+    Progress(SaveRun),
+}
+
+/// The editor screen's state.
+#[derive(Debug, Clone)]
+pub struct EditorState {
+    pub session: EditSession,
+    pub selected: usize,
+    pub input: Option<InputState>,
+    pub prompt: Option<Prompt>,
+    pub overlay: Overlay,
+    /// Every change of this session has been saved.
+    pub saved: bool,
+    /// Online and the REST API is live, so save updates the live policy.
+    pub online: bool,
+    pub warnings: Vec<String>,
+}
+
+impl EditorState {
+    /// Opens the editor on a home screen row.
+    pub fn open(row: &StageRow, inventory: &Inventory) -> Result<EditorState, String> {
+        if row.stage.is_empty() {
+            return Err("The stages of this REST API are still loading; try again in a moment.".to_string());
+        }
+
+        let live_api = row.rest_api_id.as_ref().and_then(|id| inventory.apis.get(id));
+        let online = matches!(inventory.connection, Connection::Online) && live_api.is_some();
+        let live = match live_api.map(|api| &api.policy) {
+            Some(Ok(policy)) => policy.clone(),
+            Some(Err(error)) => return Err(format!("The live policy cannot be read: {error}")),
+            None => None,
+        };
+
+        let (local, local_path, warnings) = match (&inventory.project, &row.chalice_stage) {
+            (Some(project), Some(chalice_stage)) => {
+                let local = match inventory.local_policies.get(chalice_stage) {
+                    Some(Ok(file)) => file.clone(),
+                    Some(Err(error)) => return Err(error.clone()),
+                    None => None,
+                };
+                let path = project
+                    .stage(chalice_stage)
+                    .and_then(|stage| stage.policy_file.as_ref())
+                    .map(|setting| setting.path.clone());
+                (local, path, project.warnings(chalice_stage))
+            }
+            _ => (None, None, Vec::new()),
+        };
+
+        let target = EditTarget {
+            rest_api_id: row.rest_api_id.clone(),
+            api_name: row.api_name.clone(),
+            stage: row.stage.clone(),
+            chalice_stage: row.chalice_stage.clone(),
+            api: inventory.api_context(row.rest_api_id.as_deref()),
+        };
+        let session = EditSession::new(target, local, local_path, live, online)
+            .map_err(|error| format!("The policy of stage {} cannot be read: {error}", row.stage))?;
+
+        Ok(EditorState {
+            session,
+            selected: 0,
+            input: None,
+            prompt: None,
+            overlay: Overlay::None,
+            saved: false,
+            online,
+            warnings,
+        })
+    }
+
+    pub fn is_saving(&self) -> bool {
+        matches!(&self.overlay, Overlay::Progress(run) if run.is_running())
+    }
+
+    /// Handles one key in whatever part of the editor has the focus.
+    pub fn on_key(&mut self, key: KeyEvent, inventory: &Inventory) -> EditorOutcome {
+        if let Some(prompt) = self.prompt.clone() {
+            return self.on_prompt_key(prompt, key, inventory);
+        }
+        if self.input.is_some() {
+            return self.on_input_key(key);
+        }
+        match self.overlay.clone() {
+            Overlay::None => self.on_list_key(key, inventory),
+            Overlay::Preview { tab, scroll } => self.on_preview_key(key, tab, scroll, inventory),
+            Overlay::Confirm(confirm) => self.on_confirm_key(key, confirm, inventory),
+            Overlay::Progress(run) => self.on_progress_key(key, &run),
+        }
+    }
+
+    fn on_list_key(&mut self, key: KeyEvent, inventory: &Inventory) -> EditorOutcome {
+        let count = self.session.entries.len();
+        match key.code {
+            KeyCode::Char('?') => EditorOutcome::Help,
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('h') | KeyCode::Left => self.leave(),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(count.saturating_sub(1));
+                EditorOutcome::None
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.selected = self.selected.saturating_sub(1);
+                EditorOutcome::None
+            }
+            KeyCode::Char('a') | KeyCode::Char('i') | KeyCode::Char('o') => {
+                self.input = Some(InputState { mode: InputMode::Add, text: String::new() });
+                EditorOutcome::None
+            }
+            KeyCode::Enter | KeyCode::Char('e') if count > 0 => {
+                let text = self.session.entries[self.selected].clone();
+                self.input = Some(InputState { mode: InputMode::Edit(self.selected), text });
+                EditorOutcome::None
+            }
+            KeyCode::Char('d') | KeyCode::Char('x') | KeyCode::Delete if count > 0 => self.delete_selected(),
+            KeyCode::Char('u') => match self.session.undo() {
+                true => {
+                    self.clamp_selection();
+                    EditorOutcome::info("Undone.")
+                }
+                false => EditorOutcome::info("Nothing to undo."),
+            },
+            KeyCode::Char('n') if count > 0 => match self.session.normalize(self.selected) {
+                Some(network) => EditorOutcome::info(format!("Entry normalised to {network}.")),
+                None => EditorOutcome::info("This entry has no host bits set."),
+            },
+            KeyCode::Char('p') => {
+                self.overlay = Overlay::Preview { tab: PreviewTab::Policy, scroll: 0 };
+                EditorOutcome::None
+            }
+            KeyCode::Char('s') | KeyCode::Char('w') => self.begin_save(inventory),
+            _ => EditorOutcome::None,
+        }
+    }
+
+    fn leave(&mut self) -> EditorOutcome {
+        if self.session.is_dirty() && !self.saved {
+            self.prompt = Some(Prompt::DiscardChanges);
+            return EditorOutcome::None;
+        }
+        EditorOutcome::Close
+    }
+
+    fn delete_selected(&mut self) -> EditorOutcome {
+        let Some(removed) = self.session.delete(self.selected) else {
+            return EditorOutcome::None;
+        };
+        self.clamp_selection();
+        if self.session.entries.is_empty() && self.session.save_blocker() == Some(SaveBlocker::EmptyChoiceNeeded) {
+            self.prompt = Some(Prompt::EmptyChoice);
+        }
+        EditorOutcome::info(format!("Removed {removed}. Press u to undo."))
+    }
+
+    fn clamp_selection(&mut self) {
+        self.selected = self.selected.min(self.session.entries.len().saturating_sub(1));
+    }
+
+    fn on_input_key(&mut self, key: KeyEvent) -> EditorOutcome {
+        let Some(input) = self.input.as_mut() else {
+            return EditorOutcome::None;
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.input = None;
+                EditorOutcome::None
+            }
+            KeyCode::Backspace => {
+                input.text.pop();
+                EditorOutcome::None
+            }
+            KeyCode::Char(character) => {
+                input.text.push(character);
+                EditorOutcome::None
+            }
+            KeyCode::Enter => self.submit_input(),
+            _ => EditorOutcome::None,
+        }
+    }
+
+    fn submit_input(&mut self) -> EditorOutcome {
+        let Some(input) = self.input.clone() else {
+            return EditorOutcome::None;
+        };
+        let result = match input.mode {
+            InputMode::Add => self.session.add(&input.text).map(|outcome| match outcome {
+                AddOutcome::Added(entry) => {
+                    self.selected = self.session.entries.len() - 1;
+                    format!("Added {entry}.")
+                }
+                AddOutcome::AlreadyPresent(entry) => format!("{entry} is already in the list."),
+            }),
+            InputMode::Edit(index) => {
+                self.session.replace(index, &input.text).map(|entry| format!("Entry changed to {entry}."))
+            }
+        };
+
+        match result {
+            Ok(message) => {
+                self.input = None;
+                let hint = self.host_bits_hint();
+                EditorOutcome::info(format!("{message}{hint}"))
+            }
+            // Keep the input open so the user can fix the text.
+            Err(error) => EditorOutcome::error(error.to_string()),
+        }
+    }
+
+    fn host_bits_hint(&self) -> String {
+        match self.session.entries.get(self.selected).and_then(|text| parse_entry(text).ok()) {
+            Some(entry) if entry.has_host_bits() => format!(
+                " It really covers {}; press n to normalise it.",
+                entry.covered_network()
+            ),
+            _ => String::new(),
+        }
+    }
+
+    fn on_prompt_key(&mut self, prompt: Prompt, key: KeyEvent, inventory: &Inventory) -> EditorOutcome {
+        self.prompt = None;
+        match (prompt, key.code) {
+            (Prompt::EmptyChoice, KeyCode::Char('o')) => {
+                self.session.set_empty_choice(EmptyChoice::Open);
+                EditorOutcome::info(format!("Stage {} will be open to everyone.", self.session.target.stage))
+            }
+            (Prompt::EmptyChoice, KeyCode::Char('c')) => {
+                self.session.set_empty_choice(EmptyChoice::Closed);
+                EditorOutcome::info(format!("Stage {} will be closed to everyone.", self.session.target.stage))
+            }
+            (Prompt::EmptyChoice, _) => {
+                self.session.undo();
+                EditorOutcome::info("Removal undone: the list keeps its last entry.")
+            }
+            (Prompt::ConfirmUnrestricted { ipv6 }, KeyCode::Char('y')) => {
+                self.session.confirm_unrestricted(ipv6);
+                self.begin_save(inventory)
+            }
+            (Prompt::DiscardChanges, KeyCode::Char('y')) => EditorOutcome::Close,
+            _ => EditorOutcome::info("Cancelled."),
+        }
+    }
+
+    fn on_preview_key(&mut self, key: KeyEvent, tab: PreviewTab, scroll: u16, inventory: &Inventory) -> EditorOutcome {
+        let mut set = |tab, scroll| self.overlay = Overlay::Preview { tab, scroll };
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('p') => self.overlay = Overlay::None,
+            KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => set(tab.next(), 0),
+            KeyCode::Char('1') => set(PreviewTab::Policy, 0),
+            KeyCode::Char('2') => set(PreviewTab::DiffLive, 0),
+            KeyCode::Char('3') => set(PreviewTab::DiffLocal, 0),
+            KeyCode::Down | KeyCode::Char('j') => set(tab, scroll.saturating_add(1)),
+            KeyCode::Up | KeyCode::Char('k') => set(tab, scroll.saturating_sub(1)),
+            KeyCode::PageDown => set(tab, scroll.saturating_add(10)),
+            KeyCode::PageUp => set(tab, scroll.saturating_sub(10)),
+            KeyCode::Char('s') | KeyCode::Char('w') => return self.begin_save(inventory),
+            KeyCode::Char('?') => return EditorOutcome::Help,
+            _ => {}
+        }
+        EditorOutcome::None
+    }
+
+    /// Checks what blocks a save, asks what must be asked, then shows the plan.
+    pub fn begin_save(&mut self, inventory: &Inventory) -> EditorOutcome {
+        match self.session.save_blocker() {
+            Some(SaveBlocker::InvalidEntry { index, error }) => {
+                self.selected = index;
+                return EditorOutcome::error(format!(
+                    "Entry {} is invalid: {error}. Edit it (e) or delete it (d) before saving.",
+                    index + 1
+                ));
+            }
+            Some(SaveBlocker::EmptyChoiceNeeded) => {
+                self.prompt = Some(Prompt::EmptyChoice);
+                return EditorOutcome::None;
+            }
+            Some(SaveBlocker::UnrestrictedNotConfirmed { ipv6 }) => {
+                self.prompt = Some(Prompt::ConfirmUnrestricted { ipv6 });
+                return EditorOutcome::None;
+            }
+            Some(SaveBlocker::Policy(error)) => return EditorOutcome::error(format!("Cannot save: {error}")),
+            None => {}
+        }
+
+        let shared_with = self.shared_with(inventory);
+        let own_file = false;
+        match self.plan(inventory, own_file) {
+            Ok(plan) if plan.is_empty() => EditorOutcome::info(
+                "Nothing to save: the policy file and the live policy already say the same.",
+            ),
+            Ok(plan) => {
+                let warnings = self.warnings.clone();
+                self.overlay = Overlay::Confirm(ConfirmState { plan, own_file, shared_with, warnings });
+                EditorOutcome::None
+            }
+            Err(error) => EditorOutcome::error(format!("Cannot save: {error}")),
+        }
+    }
+
+    fn shared_with(&self, inventory: &Inventory) -> Vec<String> {
+        match (&inventory.project, &self.session.target.chalice_stage) {
+            (Some(project), Some(stage)) => project.stages_sharing_policy_file(stage),
+            _ => Vec::new(),
+        }
+    }
+
+    fn plan(&self, inventory: &Inventory, own_file: bool) -> Result<SavePlan, String> {
+        let proposed = self.session.proposed_document().map_err(|error| error.to_string())?;
+        let target = &self.session.target;
+        let input = PlanInput {
+            project: inventory.project.as_ref(),
+            chalice_stage: target.chalice_stage.as_deref(),
+            rest_api_id: if self.online { target.rest_api_id.as_deref() } else { None },
+            stage: &target.stage,
+            api: &target.api,
+            proposed: proposed.as_ref(),
+            local_text: self.session.local.as_ref().map(|file| file.text.as_str()),
+            local: self.session.local.as_ref().map(|file| &file.document),
+            live: self.session.live.as_ref(),
+            online: self.online,
+            own_file,
+            description: self.session.deployment_description(),
+        };
+        plan_save(&input)
+    }
+
+    fn on_confirm_key(&mut self, key: KeyEvent, confirm: ConfirmState, inventory: &Inventory) -> EditorOutcome {
+        match key.code {
+            KeyCode::Char('y') => {
+                let steps = confirm.plan.steps.clone();
+                let statuses = vec![StepStatus::Pending; steps.len()];
+                self.overlay = Overlay::Progress(SaveRun { plan: confirm.plan, statuses, run_id: 0 });
+                EditorOutcome::RunSave { steps, from: 0 }
+            }
+            KeyCode::Char('o') if !confirm.shared_with.is_empty() => {
+                let own_file = !confirm.own_file;
+                match self.plan(inventory, own_file) {
+                    Ok(plan) => {
+                        self.overlay = Overlay::Confirm(ConfirmState { plan, own_file, ..confirm });
+                        EditorOutcome::None
+                    }
+                    Err(error) => EditorOutcome::error(format!("Cannot plan a separate file: {error}")),
+                }
+            }
+            _ => {
+                self.overlay = Overlay::None;
+                EditorOutcome::info("Save cancelled; nothing was written.")
+            }
+        }
+    }
+
+    fn on_progress_key(&mut self, key: KeyEvent, run: &SaveRun) -> EditorOutcome {
+        if run.is_running() {
+            return EditorOutcome::info("A save is running; wait for it to finish.");
+        }
+        if let Some(failed) = run.failed_step()
+            && key.code == KeyCode::Char('r')
+        {
+            return EditorOutcome::RunSave { steps: run.plan.steps.clone(), from: failed };
+        }
+        match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') if run.is_complete() => EditorOutcome::Close,
+            KeyCode::Esc | KeyCode::Char('q') => {
+                self.overlay = Overlay::None;
+                EditorOutcome::None
+            }
+            _ => EditorOutcome::None,
+        }
+    }
+
+    /// Marks the steps from `from` as pending and the first as running.
+    pub fn start_run(&mut self, run_id: u64, from: usize) {
+        if let Overlay::Progress(run) = &mut self.overlay {
+            run.run_id = run_id;
+            for status in run.statuses.iter_mut().skip(from) {
+                *status = StepStatus::Pending;
+            }
+            if let Some(status) = run.statuses.get_mut(from) {
+                *status = StepStatus::Running;
+            }
+        }
+    }
+
+    /// Records a step's result; returns what the run changed once it has stopped.
+    pub fn on_step_finished(
+        &mut self,
+        run_id: u64,
+        index: usize,
+        result: Result<Option<String>, String>,
+    ) -> Option<FinishedRun> {
+        let Overlay::Progress(run) = &mut self.overlay else {
+            return None;
+        };
+        if run.run_id != run_id || index >= run.statuses.len() {
+            tracing::info!(run_id, index, "dropping a result of an earlier save run");
+            return None;
+        }
+
+        let error = result.as_ref().err().cloned();
+        run.statuses[index] = match result {
+            Ok(detail) => StepStatus::Done(detail),
+            Err(error) => StepStatus::Failed(error),
+        };
+        let next = index + 1;
+        if error.is_none() && next < run.statuses.len() {
+            run.statuses[next] = StepStatus::Running;
+            return None;
+        }
+
+        let touched_files = run
+            .plan
+            .steps
+            .iter()
+            .zip(&run.statuses)
+            .any(|(step, status)| !step.is_remote() && matches!(status, StepStatus::Done(_)));
+        let touched_rest_api = run.plan.steps.iter().zip(&run.statuses).find_map(|(step, status)| match step {
+            Step::UpdatePolicy { rest_api_id, .. } | Step::CreateDeployment { rest_api_id, .. }
+                if matches!(status, StepStatus::Done(_)) =>
+            {
+                Some(rest_api_id.clone())
+            }
+            _ => None,
+        });
+
+        if error.is_none() {
+            self.saved = true;
+        }
+        Some(FinishedRun { failed: error.is_some(), summary: run.summary(), touched_files, touched_rest_api, error })
+    }
+}

@@ -1,0 +1,75 @@
+//! Key help for each view: the footer line and the `?` overlay come from the same tables.
+
+use super::app::{App, Screen};
+use super::editor::{Overlay, Prompt};
+
+/// One key and what it does.
+pub type KeyHelp = (&'static str, &'static str);
+
+const HOME: &[KeyHelp] = &[
+    ("Enter/e", "edit stage"),
+    ("/", "filter"),
+    ("r", "reload"),
+    ("q", "quit"),
+    ("j/k ↑/↓", "move"),
+    ("g/G", "first/last"),
+    ("?", "help"),
+];
+
+const FILTER: &[KeyHelp] = &[("type", "filter rows"), ("Enter", "keep filter"), ("Esc", "clear filter")];
+
+const EDITOR: &[KeyHelp] = &[
+    ("a", "add"),
+    ("e", "edit"),
+    ("d", "delete"),
+    ("u", "undo"),
+    ("p", "preview"),
+    ("s", "save"),
+    ("Esc", "back"),
+    ("n", "normalise host bits"),
+    ("j/k ↑/↓", "move"),
+    ("?", "help"),
+];
+
+const INPUT: &[KeyHelp] = &[("Enter", "accept"), ("Esc", "cancel"), ("Backspace", "delete character")];
+
+const PREVIEW: &[KeyHelp] = &[
+    ("1/2/3 Tab", "switch tab"),
+    ("j/k PgUp/PgDn", "scroll"),
+    ("s", "save"),
+    ("Esc/p", "back to editor"),
+];
+
+const CONFIRM: &[KeyHelp] = &[("y", "run these steps"), ("o", "own file on/off (shared files)"), ("any other key", "cancel")];
+
+const PROGRESS: &[KeyHelp] = &[("r", "retry from the failed step"), ("Esc", "back")];
+
+const EMPTY_CHOICE: &[KeyHelp] = &[("o", "open to everyone"), ("c", "closed to everyone"), ("Esc", "undo the removal")];
+
+const CONFIRM_PROMPT: &[KeyHelp] = &[("y", "yes"), ("any other key", "no")];
+
+const GLOBAL: &[KeyHelp] = &[("Ctrl-C", "quit (asks first when edits are unsaved)"), ("?", "help for this view")];
+
+/// The keys of the view that has the focus, most used first: the footer shows those that fit.
+pub fn current_keys(app: &App) -> &'static [KeyHelp] {
+    match &app.screen {
+        Screen::Home if app.home.filtering => FILTER,
+        Screen::Home => HOME,
+        Screen::Editor(editor) => match (&editor.prompt, &editor.input, &editor.overlay) {
+            (Some(Prompt::EmptyChoice), _, _) => EMPTY_CHOICE,
+            (Some(_), _, _) => CONFIRM_PROMPT,
+            (None, Some(_), _) => INPUT,
+            (None, None, Overlay::Preview { .. }) => PREVIEW,
+            (None, None, Overlay::Confirm(_)) => CONFIRM,
+            (None, None, Overlay::Progress(_)) => PROGRESS,
+            (None, None, Overlay::None) => EDITOR,
+        },
+    }
+}
+
+/// The `?` overlay's lines: the current view's keys, then the global ones.
+pub fn help_lines(app: &App) -> Vec<KeyHelp> {
+    let mut lines = current_keys(app).to_vec();
+    lines.extend_from_slice(GLOBAL);
+    lines
+}

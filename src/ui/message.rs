@@ -1,0 +1,31 @@
+//! Messages into the app and effects out of it; each carries owned data.
+
+use crossterm::event::Event;
+
+use crate::aws::{AwsError, RestApiSummary, StageSummary};
+use crate::save::Step;
+
+#[derive(Debug)]
+pub enum Message {
+    Input(Event),
+    /// Animation tick for the spinner.
+    Tick,
+    RestApisListed(Result<Vec<RestApiSummary>, AwsError>),
+    StagesListed { rest_api_id: String, result: Result<Vec<StageSummary>, AwsError> },
+    RestApiRefreshed { rest_api_id: String, result: Result<RestApiSummary, AwsError> },
+    SaveStepFinished { run_id: u64, index: usize, result: Result<Option<String>, String> },
+}
+
+/// Work the app asks the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    ListRestApis,
+    /// Queue stage listings in this order.
+    ListStages(Vec<String>),
+    /// Move a queued stage listing to the front.
+    PrioritizeStages(String),
+    RefreshRestApi(String),
+    /// Run `steps[from..]` in order, stopping at the first failure.
+    RunSave { run_id: u64, steps: Vec<Step>, from: usize },
+    Quit,
+}

@@ -1,0 +1,251 @@
+//! The event loop: input on a thread, AWS work on tokio tasks, drawing after each batch.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+
+use crate::aws::Gateway;
+use crate::save::{Step, run_step};
+
+use super::app::App;
+use super::message::{Effect, Message};
+use super::terminal::TerminalGuard;
+use super::view;
+
+/// How many stage listings run at once.
+const STAGE_WORKERS: usize = 4;
+const TICK: Duration = Duration::from_millis(120);
+
+/// Runs the UI until the user quits; returns the errors shown during the session. The terminal
+/// is restored before this returns.
+pub async fn run(mut app: App, gateway: Option<Gateway>) -> anyhow::Result<Vec<String>> {
+    let mut guard = TerminalGuard::enter()?;
+    let (sender, mut receiver) = mpsc::unbounded_channel();
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let input_thread = spawn_input_thread(sender.clone(), stop_input.clone());
+    let ticker = tokio::spawn(send_ticks(sender.clone()));
+    let executor = Executor::new(gateway, sender);
+
+    for effect in app.start() {
+        executor.run(effect);
+    }
+
+    let result = loop {
+        if let Err(error) = guard.terminal.draw(|frame| view::draw(frame, &app)) {
+            break Err(error.into());
+        }
+        panic_if_requested();
+
+        let Some(first) = receiver.recv().await else {
+            break Ok(());
+        };
+        let mut redraw = handle(&mut app, &executor, first);
+        // Apply everything already queued before drawing again, so bursts cost one draw.
+        while let Ok(message) = receiver.try_recv() {
+            redraw |= handle(&mut app, &executor, message);
+        }
+        if app.should_quit {
+            break Ok(());
+        }
+        if !redraw {
+            // Only idle ticks arrived: wait for the next message without drawing.
+            continue;
+        }
+    };
+
+    stop_input.store(true, Ordering::Relaxed);
+    ticker.abort();
+    executor.shutdown();
+    drop(guard);
+    let _ = input_thread.join();
+    result.map(|()| app.error_history)
+}
+
+/// Debug builds panic after the first draw when `IPGATE_DEBUG_PANIC` is set, so the end-to-end
+/// tests can check that a panic restores the terminal.
+fn panic_if_requested() {
+    if cfg!(debug_assertions) && std::env::var_os("IPGATE_DEBUG_PANIC").is_some() {
+        panic!("IPGATE_DEBUG_PANIC is set: panicking on purpose after the first draw");
+    }
+}
+
+/// Applies one message; returns whether the screen may have changed.
+fn handle(app: &mut App, executor: &Executor, message: Message) -> bool {
+    let is_tick = matches!(message, Message::Tick);
+    for effect in app.update(message) {
+        executor.run(effect);
+    }
+    !is_tick || app.is_busy()
+}
+
+fn spawn_input_thread(
+    sender: mpsc::UnboundedSender<Message>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match crossterm::event::poll(Duration::from_millis(100)) {
+                Ok(true) => match crossterm::event::read() {
+                    Ok(event) => {
+                        if sender.send(Message::Input(event)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "reading terminal input failed");
+                        return;
+                    }
+                },
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(%error, "polling terminal input failed");
+                    return;
+                }
+            }
+        }
+    })
+}
+
+async fn send_ticks(sender: mpsc::UnboundedSender<Message>) {
+    let mut interval = tokio::time::interval(TICK);
+    loop {
+        interval.tick().await;
+        if sender.send(Message::Tick).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs effects on tokio tasks and sends their results back as messages.
+struct Executor {
+    gateway: Option<Gateway>,
+    sender: mpsc::UnboundedSender<Message>,
+    stage_queue: Arc<Mutex<VecDeque<String>>>,
+    stage_ready: Arc<Notify>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Executor {
+    fn new(gateway: Option<Gateway>, sender: mpsc::UnboundedSender<Message>) -> Executor {
+        let stage_queue = Arc::new(Mutex::new(VecDeque::new()));
+        let stage_ready = Arc::new(Notify::new());
+        let workers = match &gateway {
+            Some(gateway) => (0..STAGE_WORKERS)
+                .map(|_| {
+                    tokio::spawn(list_stages_worker(
+                        gateway.clone(),
+                        sender.clone(),
+                        stage_queue.clone(),
+                        stage_ready.clone(),
+                    ))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Executor { gateway, sender, stage_queue, stage_ready, workers }
+    }
+
+    fn run(&self, effect: Effect) {
+        match effect {
+            Effect::Quit => {}
+            Effect::RunSave { run_id, steps, from } => {
+                tokio::spawn(run_save(self.gateway.clone(), self.sender.clone(), run_id, steps, from));
+            }
+            Effect::ListRestApis => self.spawn_aws(|gateway| async move {
+                Message::RestApisListed(gateway.list_rest_apis().await)
+            }),
+            Effect::RefreshRestApi(rest_api_id) => self.spawn_aws(|gateway| async move {
+                let result = gateway.get_rest_api(&rest_api_id).await;
+                Message::RestApiRefreshed { rest_api_id, result }
+            }),
+            Effect::ListStages(rest_api_ids) => {
+                self.lock_queue().extend(rest_api_ids);
+                self.stage_ready.notify_waiters();
+                for _ in 0..STAGE_WORKERS {
+                    self.stage_ready.notify_one();
+                }
+            }
+            Effect::PrioritizeStages(rest_api_id) => {
+                let mut queue = self.lock_queue();
+                if let Some(position) = queue.iter().position(|id| id == &rest_api_id) {
+                    queue.remove(position);
+                    queue.push_front(rest_api_id);
+                }
+            }
+        }
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        // A worker never panics while holding the lock, so a poisoned lock still has valid data.
+        self.stage_queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn spawn_aws<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Gateway) -> Fut,
+        Fut: Future<Output = Message> + Send + 'static,
+    {
+        let Some(gateway) = self.gateway.clone() else {
+            tracing::warn!("an AWS request was made without a connection");
+            return;
+        };
+        let sender = self.sender.clone();
+        let future = work(gateway);
+        tokio::spawn(async move {
+            let _ = sender.send(future.await);
+        });
+    }
+
+    fn shutdown(&self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
+    }
+}
+
+async fn list_stages_worker(
+    gateway: Gateway,
+    sender: mpsc::UnboundedSender<Message>,
+    queue: Arc<Mutex<VecDeque<String>>>,
+    ready: Arc<Notify>,
+) {
+    loop {
+        let next = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop_front();
+        let Some(rest_api_id) = next else {
+            ready.notified().await;
+            continue;
+        };
+        let result = gateway.get_stages(&rest_api_id).await;
+        if sender.send(Message::StagesListed { rest_api_id, result }).is_err() {
+            return;
+        }
+    }
+}
+
+async fn run_save(
+    gateway: Option<Gateway>,
+    sender: mpsc::UnboundedSender<Message>,
+    run_id: u64,
+    steps: Vec<Step>,
+    from: usize,
+) {
+    for (index, step) in steps.iter().enumerate().skip(from) {
+        tracing::info!(run_id, index, step = ?step_name(step), "save step started");
+        let result = run_step(step, gateway.as_ref()).await;
+        match &result {
+            Ok(detail) => tracing::info!(run_id, index, ?detail, "save step done"),
+            Err(error) => tracing::warn!(run_id, index, %error, "save step failed"),
+        }
+        let failed = result.is_err();
+        if sender.send(Message::SaveStepFinished { run_id, index, result }).is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn step_name(step: &Step) -> String {
+    step.describe(None)
+}

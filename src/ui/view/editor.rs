@@ -1,0 +1,219 @@
+//! The stage editor: the entry list with flags, the input line and the editor's overlays.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
+
+use crate::core::cidr::{EntryFlag, parse_entry};
+use crate::core::policy::StageAccess;
+use crate::model::edit::{EmptyChoice, EditSession};
+use crate::ui::editor::{EditorState, InputMode, Overlay, Prompt};
+
+use super::{popup, save};
+
+pub fn draw(frame: &mut Frame, area: Rect, editor: &EditorState) {
+    match &editor.overlay {
+        Overlay::Preview { tab, scroll } => save::draw_preview(frame, area, editor, *tab, *scroll),
+        Overlay::Confirm(confirm) => save::draw_confirm(frame, area, editor, confirm),
+        Overlay::Progress(run) => save::draw_progress(frame, area, run),
+        Overlay::None => draw_list_view(frame, area, editor),
+    }
+    if let Some(prompt) = &editor.prompt {
+        draw_prompt(frame, area, editor, prompt);
+    }
+}
+
+fn draw_list_view(frame: &mut Frame, area: Rect, editor: &EditorState) {
+    let info_height = 3 + editor.warnings.len() as u16;
+    let input_height = if editor.input.is_some() { 4 } else { 0 };
+    let [info, list, input] = Layout::vertical([
+        Constraint::Length(info_height.min(area.height / 2)),
+        Constraint::Min(3),
+        Constraint::Length(input_height),
+    ])
+    .areas(area);
+
+    draw_info(frame, info, editor);
+    draw_entries(frame, list, editor);
+    if editor.input.is_some() {
+        draw_input(frame, input, editor);
+    }
+}
+
+fn draw_info(frame: &mut Frame, area: Rect, editor: &EditorState) {
+    let session = &editor.session;
+    let source = match (&session.local_path, &session.local) {
+        (_, Some(file)) => format!("policy file {}", file.path.display()),
+        (Some(path), None) => format!("policy file {} (not created yet)", path.display()),
+        (None, None) if session.target.chalice_stage.is_some() => {
+            "no policy file yet; save creates one".to_string()
+        }
+        (None, None) => "live policy".to_string(),
+    };
+    let target = if editor.online { "local file and live REST API" } else { "local files only" };
+    let target = if session.target.chalice_stage.is_none() { "live REST API" } else { target };
+
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(session.target.title(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(if session.is_dirty() && !editor.saved { "  (modified)" } else { "" }),
+        ]),
+        Line::from(Span::styled(
+            format!("Edits {source}; save writes the {target}. Now: {}.", access_words(session)),
+            Style::new().fg(Color::Gray),
+        )),
+    ];
+    for warning in &editor.warnings {
+        lines.push(Line::styled(format!("! {warning}"), Style::new().fg(Color::Yellow)));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+fn access_words(session: &EditSession) -> String {
+    let now = match &session.original_access {
+        StageAccess::Unrestricted => "open to everyone".to_string(),
+        StageAccess::Closed => "closed to everyone".to_string(),
+        StageAccess::Allowlist(allowlist) => format!("{} CIDRs", allowlist.cidrs.len()),
+    };
+    if !session.entries.is_empty() {
+        return now;
+    }
+    match session.empty_choice {
+        Some(EmptyChoice::Open) => format!("{now}; after save open to everyone"),
+        Some(EmptyChoice::Closed) => format!("{now}; after save closed to everyone"),
+        None => now,
+    }
+}
+
+fn draw_entries(frame: &mut Frame, area: Rect, editor: &EditorState) {
+    let session = &editor.session;
+    let block = Block::bordered().title(format!(" Allowlist of stage {} ({}) ", session.target.stage, session.entries.len()));
+
+    if session.entries.is_empty() {
+        let text = match session.empty_choice {
+            Some(EmptyChoice::Open) => "No entries: the stage will be open to everyone. Press a to add a CIDR.",
+            Some(EmptyChoice::Closed) => "No entries: the stage will be closed to everyone. Press a to add a CIDR.",
+            None => "No entries: the stage has no IP restriction. Press a to add a CIDR.",
+        };
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block), area);
+        return;
+    }
+
+    let flags = session.flags();
+    let parsed = session.parsed();
+    let items: Vec<ListItem> = session
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let mut spans = vec![Span::raw(format!("{:>3}  {entry:<44}", index + 1))];
+            match &parsed[index] {
+                Err(error) => spans.push(Span::styled(format!(" invalid: {error}"), Style::new().fg(Color::Red))),
+                Ok(_) => {
+                    for flag in &flags[index] {
+                        spans.push(flag_span(flag));
+                    }
+                }
+            }
+            if !session.original_entries.contains(entry) {
+                spans.push(Span::styled(" new", Style::new().fg(Color::Green)));
+            }
+            ListItem::new(Line::from(spans))
+        })
+        .collect();
+
+    let list = List::new(items)
+        .block(block)
+        .highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
+        .highlight_symbol("> ");
+    let mut state = ListState::default().with_selected(Some(editor.selected));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+/// The words shown beside an entry for one flag.
+pub fn flag_text(flag: &EntryFlag) -> String {
+    match flag {
+        EntryFlag::Duplicate { of } => format!("duplicate of #{}", of + 1),
+        EntryFlag::CoveredBy { index } => format!("covered by #{}", index + 1),
+        EntryFlag::HostBitsSet { covers } => format!("host bits set: covers {covers} (n normalises)"),
+        EntryFlag::Unrestricted { ipv6: false } => "no IPv4 restriction".to_string(),
+        EntryFlag::Unrestricted { ipv6: true } => "no IPv6 restriction".to_string(),
+    }
+}
+
+fn flag_span(flag: &EntryFlag) -> Span<'static> {
+    let color = match flag {
+        EntryFlag::Unrestricted { .. } => Color::Red,
+        _ => Color::Yellow,
+    };
+    Span::styled(format!(" {}", flag_text(flag)), Style::new().fg(color))
+}
+
+fn draw_input(frame: &mut Frame, area: Rect, editor: &EditorState) {
+    let Some(input) = &editor.input else {
+        return;
+    };
+    let title = match input.mode {
+        InputMode::Add => " Add CIDR (Enter accepts, Esc cancels) ".to_string(),
+        InputMode::Edit(index) => format!(" Edit entry #{} (Enter accepts, Esc cancels) ", index + 1),
+    };
+    let validation = if input.text.trim().is_empty() {
+        Line::styled("Type an IPv4 or IPv6 address or CIDR, for example 203.0.113.7 or 2001:db8::/48.", Style::new().fg(Color::Gray))
+    } else {
+        match parse_entry(&input.text) {
+            Ok(entry) if entry.has_host_bits() => Line::styled(
+                format!("{} has host bits set: it covers {}.", entry.canonical(), entry.covered_network()),
+                Style::new().fg(Color::Yellow),
+            ),
+            Ok(entry) if entry.is_unrestricted() => Line::styled(
+                format!("{} allows every address of its family; saving asks for confirmation.", entry.canonical()),
+                Style::new().fg(Color::Red),
+            ),
+            Ok(entry) => Line::styled(format!("valid: {}", entry.canonical()), Style::new().fg(Color::Green)),
+            Err(error) => Line::styled(error.to_string(), Style::new().fg(Color::Red)),
+        }
+    };
+    let lines = vec![Line::from(format!("> {}_", input.text)), validation];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
+}
+
+fn draw_prompt(frame: &mut Frame, area: Rect, editor: &EditorState, prompt: &Prompt) {
+    let stage = &editor.session.target.stage;
+    let (title, lines) = match prompt {
+        Prompt::EmptyChoice => (
+            "Last entry removed",
+            vec![
+                format!("The allowlist of stage {stage} is now empty. An empty aws:SourceIp list is never written."),
+                String::new(),
+                "o  open: anyone may call the stage".to_string(),
+                "c  closed: every caller is denied".to_string(),
+                "Esc  undo the removal".to_string(),
+            ],
+        ),
+        Prompt::ConfirmUnrestricted { ipv6 } => {
+            let family = if *ipv6 { "IPv6" } else { "IPv4" };
+            let network = if *ipv6 { "::/0" } else { "0.0.0.0/0" };
+            (
+                "Remove the restriction?",
+                vec![
+                    format!("{network} matches every {family} address: stage {stage} will have no {family} restriction."),
+                    String::new(),
+                    format!("y  save with no {family} restriction"),
+                    "any other key  cancel".to_string(),
+                ],
+            )
+        }
+        Prompt::DiscardChanges => (
+            "Discard edits?",
+            vec![
+                format!("The allowlist of stage {stage} has unsaved edits."),
+                String::new(),
+                "y  discard them and go back".to_string(),
+                "any other key  keep editing".to_string(),
+            ],
+        ),
+    };
+    popup::draw_question(frame, area, title, &lines);
+}

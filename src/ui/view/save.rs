@@ -1,0 +1,179 @@
+//! The preview, the save confirmation and the save progress.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Tabs, Wrap};
+use serde_json::Value;
+
+use crate::core::diff::diff_lines;
+use crate::core::live::same_meaning;
+use crate::core::policy::{POLICY_MAX_CHARS, policy_length, to_pretty};
+use crate::save::StepStatus;
+use crate::ui::editor::{ConfirmState, EditorState, PreviewTab, SaveRun};
+
+use super::json::{diff_line, highlight_line};
+
+pub fn draw_preview(frame: &mut Frame, area: Rect, editor: &EditorState, tab: PreviewTab, scroll: u16) {
+    let [tabs_area, summary_area, body_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(area);
+
+    let titles: Vec<&str> = PreviewTab::ALL.iter().map(|tab| tab.title()).collect();
+    let selected = PreviewTab::ALL.iter().position(|candidate| *candidate == tab).unwrap_or(0);
+    frame.render_widget(
+        Tabs::new(titles).select(selected).highlight_style(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        tabs_area,
+    );
+
+    let session = &editor.session;
+    let proposed = match session.proposed_document() {
+        Ok(document) => document,
+        Err(error) => {
+            let text = Line::styled(format!("The edit cannot be applied: {error}"), Style::new().fg(Color::Red));
+            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), body_area);
+            return;
+        }
+    };
+
+    frame.render_widget(Paragraph::new(length_line(proposed.as_ref())), summary_area);
+
+    let lines = match tab {
+        PreviewTab::Policy => policy_lines(proposed.as_ref()),
+        PreviewTab::DiffLive => live_diff_lines(editor, proposed.as_ref()),
+        PreviewTab::DiffLocal => local_diff_lines(editor, proposed.as_ref()),
+    };
+    let block = Block::bordered().title(format!(" Policy save would write for stage {} ", session.target.stage));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), body_area);
+}
+
+fn length_line(proposed: Option<&Value>) -> Line<'static> {
+    let Some(document) = proposed else {
+        return Line::styled("No policy: the REST API would accept every caller.", Style::new().fg(Color::Yellow));
+    };
+    let length = policy_length(document);
+    let style = if length > POLICY_MAX_CHARS { Style::new().fg(Color::Red) } else { Style::new().fg(Color::Green) };
+    let verdict = if length > POLICY_MAX_CHARS { " - over API Gateway's limit, save is refused" } else { "" };
+    Line::styled(format!("Minified length: {length} / {POLICY_MAX_CHARS} characters{verdict}"), style)
+}
+
+fn policy_lines(proposed: Option<&Value>) -> Vec<Line<'static>> {
+    match proposed {
+        Some(document) => to_pretty(document).lines().map(highlight_line).collect(),
+        None => vec![Line::from("(no policy)")],
+    }
+}
+
+fn live_diff_lines(editor: &EditorState, proposed: Option<&Value>) -> Vec<Line<'static>> {
+    let session = &editor.session;
+    if !session.live_known {
+        return vec![Line::from("The live policy is unknown: not connected to AWS, or the stage is not deployed.")];
+    }
+    let verdict = if same_meaning(session.live.as_ref(), proposed, &session.target.api) {
+        Line::styled("Same meaning as the live policy: save changes nothing live.", Style::new().fg(Color::Green))
+    } else {
+        Line::styled("Differs from the live policy (- live, + after save):", Style::new().fg(Color::Yellow))
+    };
+    let live_text = session.live.as_ref().map(to_pretty).unwrap_or_default();
+    let proposed_text = proposed.map(to_pretty).unwrap_or_default();
+    let mut lines = vec![verdict];
+    lines.extend(diff_lines(&live_text, &proposed_text).iter().map(diff_line));
+    lines
+}
+
+fn local_diff_lines(editor: &EditorState, proposed: Option<&Value>) -> Vec<Line<'static>> {
+    let session = &editor.session;
+    if session.target.chalice_stage.is_none() {
+        return vec![Line::from("This REST API stage belongs to no Chalice stage of the project: there is no local file.")];
+    }
+    let (header, local_text) = match &session.local {
+        Some(file) => (format!("- {} on disk, + after save:", file.path.display()), to_pretty(&file.document)),
+        None => ("No policy file yet; save creates it with:".to_string(), String::new()),
+    };
+    let proposed_text = proposed.map(to_pretty).unwrap_or_default();
+    let mut lines = vec![Line::styled(header, Style::new().fg(Color::Gray))];
+    lines.extend(diff_lines(&local_text, &proposed_text).iter().map(diff_line));
+    lines
+}
+
+pub fn draw_confirm(frame: &mut Frame, area: Rect, editor: &EditorState, confirm: &ConfirmState) {
+    let root = editor_root(editor);
+    let mut lines = vec![
+        Line::styled("Save will run these steps, in order:", Style::new().add_modifier(Modifier::BOLD)),
+        Line::from(""),
+    ];
+    for (index, step) in confirm.plan.steps.iter().enumerate() {
+        lines.push(Line::from(format!("  {}. {}", index + 1, step.describe(root.as_deref()))));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(format!(
+        "Policy length: {} / {POLICY_MAX_CHARS} characters.",
+        confirm.plan.policy_length
+    )));
+    if !confirm.shared_with.is_empty() {
+        let state = if confirm.own_file { "on" } else { "off" };
+        lines.push(Line::styled(
+            format!(
+                "The policy file is shared with stage(s) {}. Press o to give this stage its own file (now {state}).",
+                confirm.shared_with.join(", ")
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    for note in confirm.plan.notes.iter().chain(&confirm.warnings) {
+        lines.push(Line::styled(format!("! {note}"), Style::new().fg(Color::Yellow)));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        Span::raw(" run them    any other key cancels"),
+    ]));
+
+    let block = Block::bordered().title(" Confirm save ").border_style(Style::new().fg(Color::Yellow));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+fn editor_root(editor: &EditorState) -> Option<std::path::PathBuf> {
+    editor
+        .session
+        .local_path
+        .as_ref()
+        .or(editor.session.local.as_ref().map(|file| &file.path))
+        .and_then(|path| path.parent())
+        .and_then(|chalice_dir| chalice_dir.parent())
+        .map(|root| root.to_path_buf())
+}
+
+pub fn draw_progress(frame: &mut Frame, area: Rect, run: &SaveRun) {
+    let mut lines = Vec::new();
+    for (step, status) in run.plan.steps.iter().zip(&run.statuses) {
+        let (mark, style) = match status {
+            StepStatus::Pending => ("  ", Style::new().fg(Color::DarkGray)),
+            StepStatus::Running => ("..", Style::new().fg(Color::Cyan)),
+            StepStatus::Done(_) => ("ok", Style::new().fg(Color::Green)),
+            StepStatus::Failed(_) => ("!!", Style::new().fg(Color::Red)),
+        };
+        let mut spans = vec![Span::styled(format!(" [{mark}] "), style), Span::raw(step.describe(None))];
+        if let StepStatus::Done(Some(detail)) = status {
+            spans.push(Span::styled(format!("  {detail}"), Style::new().fg(Color::Green)));
+        }
+        lines.push(Line::from(spans));
+        if let StepStatus::Failed(error) = status {
+            lines.push(Line::styled(format!("       {error}"), Style::new().fg(Color::Red)));
+        }
+    }
+
+    lines.push(Line::from(""));
+    if run.is_running() {
+        lines.push(Line::from("Saving..."));
+    } else if run.failed_step().is_some() {
+        lines.push(Line::styled(format!("Stopped: {}.", run.summary()), Style::new().fg(Color::Red)));
+        lines.push(Line::from("Press r to retry from the failed step, Esc to go back to the editor."));
+    } else if run.is_complete() {
+        lines.push(Line::styled(format!("Done: {}.", run.summary()), Style::new().fg(Color::Green)));
+        lines.push(Line::from("Press Enter or Esc to return to the stage list."));
+    }
+
+    let block = Block::bordered().title(" Saving ");
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}

@@ -1,0 +1,468 @@
+//! Handler and screen tests: the app is fed canned messages and drawn on ratatui's TestBackend.
+//! Nothing here touches the network.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use ipgate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
+use ipgate::core::chalice::load_project;
+use ipgate::save::Step;
+use ipgate::ui::app::{App, Screen};
+use ipgate::ui::editor::{Overlay, Prompt};
+use ipgate::ui::message::{Effect, Message};
+
+const DEV_API: &str = "devapi0001";
+const PROD_API: &str = "prodapi001";
+const OTHER_API: &str = "otherapi01";
+
+const PROD_LIVE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:us-east-1:123456789012:prodapi001/*"},{"Effect":"Deny","Principal":"*","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:us-east-1:123456789012:prodapi001/*","Condition":{"NotIpAddress":{"aws:SourceIp":["198.51.100.17/32","203.0.113.0/24"]}}}]}"#;
+
+/// A copy of the sample project with deployed records for dev and prod.
+fn sample_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-project"), dir.path());
+    let deployed = dir.path().join(".chalice/deployed");
+    std::fs::create_dir_all(&deployed).unwrap();
+    for (stage, api) in [("dev", DEV_API), ("prod", PROD_API)] {
+        let record = format!(
+            "{{\n  \"resources\": [\n    {{\n      \"name\": \"api_handler\",\n      \"resource_type\": \"rest_api\",\n      \"rest_api_id\": \"{api}\",\n      \"rest_api_url\": \"https://{api}.execute-api.us-east-1.amazonaws.com/api/\"\n    }}\n  ],\n  \"schema_version\": \"2.0\",\n  \"backend\": \"api\"\n}}\n"
+        );
+        std::fs::write(deployed.join(format!("{stage}.json")), record).unwrap();
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn info() -> ConnectionInfo {
+    ConnectionInfo {
+        profile: None,
+        region: Some("us-east-1".to_string()),
+        endpoint: Some("http://127.0.0.1:5000".to_string()),
+    }
+}
+
+fn summary(id: &str, name: &str, policy: Option<&str>) -> RestApiSummary {
+    RestApiSummary {
+        id: id.to_string(),
+        name: name.to_string(),
+        policy: policy.map(str::to_string),
+        endpoint_types: vec!["EDGE".to_string()],
+    }
+}
+
+fn stage(name: &str, deployment: &str) -> StageSummary {
+    StageSummary {
+        name: name.to_string(),
+        deployment_id: Some(deployment.to_string()),
+        last_updated: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_400_000)),
+    }
+}
+
+/// An app on the sample project with dev, prod and one unrelated API listed and loaded.
+fn loaded_app(project_dir: &Path) -> App {
+    let project = load_project(project_dir).unwrap();
+    let mut app = App::new(project, info(), None);
+    let effects = app.start();
+    assert_eq!(effects, vec![Effect::ListRestApis]);
+
+    let listed = vec![
+        summary(DEV_API, "ipgate-sample", None),
+        summary(PROD_API, "ipgate-sample", Some(PROD_LIVE)),
+        summary(OTHER_API, "partners", None),
+    ];
+    let effects = app.update(Message::RestApisListed(Ok(listed)));
+    let Effect::ListStages(order) = &effects[0] else {
+        panic!("expected stage listings, got {effects:?}");
+    };
+    assert_eq!(order.last().map(String::as_str), Some(OTHER_API), "project APIs load first");
+
+    for (api, stages) in [
+        (DEV_API, vec![stage("api", "dep1")]),
+        (PROD_API, vec![stage("api", "dep2")]),
+        (OTHER_API, vec![stage("v1", "dep3"), stage("v2", "dep4")]),
+    ] {
+        app.update(Message::StagesListed { rest_api_id: api.to_string(), result: Ok(stages) });
+    }
+    app
+}
+
+fn key(code: KeyCode) -> Message {
+    Message::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl_c() -> Message {
+    Message::Input(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for character in text.chars() {
+        app.update(key(KeyCode::Char(character)));
+    }
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| ipgate::ui::view::draw(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn select_chalice_stage(app: &mut App, chalice_stage: &str) {
+    let index = app
+        .rows
+        .iter()
+        .position(|row| row.chalice_stage.as_deref() == Some(chalice_stage))
+        .unwrap_or_else(|| panic!("no row for Chalice stage {chalice_stage}: {:?}", app.rows));
+    app.home.selected = index;
+}
+
+fn open_editor(app: &mut App, chalice_stage: &str) {
+    select_chalice_stage(app, chalice_stage);
+    app.update(key(KeyCode::Enter));
+    assert!(matches!(app.screen, Screen::Editor(_)), "editor did not open: {:?}", app.status);
+}
+
+fn editor(app: &App) -> &ipgate::ui::editor::EditorState {
+    app.editor().expect("the editor is open")
+}
+
+#[test]
+fn home_lists_every_stage_with_status() {
+    let project = sample_project();
+    let app = loaded_app(project.path());
+    let screen = render(&app, 100, 30);
+
+    assert_eq!(app.rows.len(), 4, "{:?}", app.rows);
+    assert!(screen.contains("ipgate-sample"), "{screen}");
+    assert!(screen.contains("partners"), "{screen}");
+    assert!(screen.contains("in sync"), "{screen}");
+    assert!(screen.contains("live only"), "{screen}");
+    assert!(screen.contains("us-east-1"), "{screen}");
+    assert!(screen.contains("http://127.0.0.1:5000"), "{screen}");
+
+    let prod = app.rows.iter().find(|row| row.chalice_stage.as_deref() == Some("prod")).unwrap();
+    assert_eq!(prod.allowlist_summary, "2");
+    assert_eq!(prod.status.label(), "in sync");
+}
+
+#[test]
+fn home_fits_80_by_24() {
+    let project = sample_project();
+    let app = loaded_app(project.path());
+    let screen = render(&app, 80, 24);
+
+    assert!(screen.contains("Stages"), "{screen}");
+    assert!(screen.contains("quit"), "footer keys missing:\n{screen}");
+}
+
+#[test]
+fn tiny_terminal_says_too_small() {
+    let project = sample_project();
+    let app = loaded_app(project.path());
+    let screen = render(&app, 20, 5);
+
+    assert!(screen.contains("too small"), "{screen}");
+}
+
+#[test]
+fn home_shows_first_rows_before_stages_load() {
+    let project = sample_project();
+    let mut app = App::new(load_project(project.path()).unwrap(), info(), None);
+    app.start();
+    app.update(Message::RestApisListed(Ok(vec![summary(DEV_API, "ipgate-sample", None)])));
+    let screen = render(&app, 100, 30);
+
+    assert!(screen.contains("loading"), "{screen}");
+    assert!(app.is_busy());
+}
+
+#[test]
+fn filter_narrows_rows() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    app.update(key(KeyCode::Char('/')));
+    type_text(&mut app, "partners");
+    app.update(key(KeyCode::Enter));
+
+    assert_eq!(app.rows.len(), 2);
+    assert!(app.rows.iter().all(|row| row.api_name.as_deref() == Some("partners")));
+}
+
+#[test]
+fn editor_adds_entry_once() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+
+    for _ in 0..2 {
+        app.update(key(KeyCode::Char('a')));
+        type_text(&mut app, "198.51.100.7");
+        app.update(key(KeyCode::Enter));
+    }
+    let entries = &editor(&app).session.entries;
+
+    assert_eq!(entries.iter().filter(|entry| *entry == "198.51.100.7/32").count(), 1, "{entries:?}");
+    assert_eq!(entries.len(), 3);
+}
+
+#[test]
+fn editor_rejects_port_and_keeps_input() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "198.51.100.7:443");
+    let screen = render(&app, 100, 30);
+    app.update(key(KeyCode::Enter));
+
+    assert!(screen.contains("port"), "no live validation:\n{screen}");
+    assert!(editor(&app).input.is_some(), "the input closed on an invalid entry");
+    assert!(app.status.as_ref().is_some_and(|status| status.is_error));
+}
+
+#[test]
+fn save_confirms_then_reports_undeployed() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "192.0.2.5");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    let steps = confirm.plan.steps.clone();
+    assert!(matches!(steps[0], Step::WritePolicyFile { .. }), "{steps:?}");
+    assert!(matches!(steps[1], Step::UpdatePolicy { .. }), "{steps:?}");
+    let Step::CreateDeployment { description, stage, .. } = &steps[2] else {
+        panic!("{steps:?}");
+    };
+    assert_eq!(stage, "api");
+    assert_eq!(description, "ipgate: prod +192.0.2.5/32");
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("write .chalice/apigw-policy-prod.json"), "{screen}");
+    assert!(screen.contains("deploy stage api of REST API prodapi001"), "{screen}");
+
+    let effects = app.update(key(KeyCode::Char('y')));
+    let [Effect::RunSave { run_id, from: 0, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let run_id = *run_id;
+    app.update(Message::SaveStepFinished { run_id, index: 0, result: Ok(None) });
+    app.update(Message::SaveStepFinished { run_id, index: 1, result: Ok(None) });
+    app.update(Message::SaveStepFinished {
+        run_id,
+        index: 2,
+        result: Err("BadRequestException: No integration defined for method".to_string()),
+    });
+
+    let status = app.status.clone().unwrap();
+    assert!(status.is_error);
+    assert!(status.text.contains("policy file written, live policy updated, not deployed"), "{}", status.text);
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("No integration defined for method"), "{screen}");
+
+    let effects = app.update(key(KeyCode::Char('r')));
+    let [Effect::RunSave { from, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(*from, 2, "retry starts at the deployment");
+}
+
+#[test]
+fn unchanged_stage_saves_nothing() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('s')));
+
+    assert_eq!(editor(&app).overlay, Overlay::None);
+    assert!(app.status.as_ref().unwrap().text.starts_with("Nothing to save"), "{:?}", app.status);
+}
+
+#[test]
+fn removing_last_entry_asks_open_or_closed() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('d')));
+    app.update(key(KeyCode::Char('d')));
+
+    assert_eq!(editor(&app).prompt, Some(Prompt::EmptyChoice));
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("closed"), "{screen}");
+
+    app.update(key(KeyCode::Char('c')));
+    app.update(key(KeyCode::Char('s')));
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    let Step::UpdatePolicy { policy, .. } = &confirm.plan.steps[1] else {
+        panic!("{:?}", confirm.plan.steps);
+    };
+    assert!(!policy.contains("aws:SourceIp\":[]"), "{policy}");
+}
+
+#[test]
+fn unrestricted_entry_needs_confirmation() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "0.0.0.0/0");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+
+    assert_eq!(editor(&app).prompt, Some(Prompt::ConfirmUnrestricted { ipv6: false }));
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("no IPv4 restriction"), "{screen}");
+
+    app.update(key(KeyCode::Char('y')));
+    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)));
+}
+
+#[test]
+fn ctrl_c_with_unsaved_edits_asks() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('d')));
+
+    let effects = app.update(ctrl_c());
+    assert!(effects.is_empty());
+    assert!(app.quit_prompt);
+    assert!(render(&app, 100, 30).contains("unsaved"));
+
+    let effects = app.update(key(KeyCode::Char('y')));
+    assert_eq!(effects, vec![Effect::Quit]);
+}
+
+#[test]
+fn ctrl_c_without_edits_quits() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+
+    assert_eq!(app.update(ctrl_c()), vec![Effect::Quit]);
+}
+
+#[test]
+fn help_lists_current_keys() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('?')));
+    let screen = render(&app, 100, 30);
+
+    assert!(screen.contains("normalise host bits"), "{screen}");
+    assert!(screen.contains("Ctrl-C"), "{screen}");
+}
+
+#[test]
+fn preview_shows_length_and_diff() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "192.0.2.77/24");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('p')));
+    let policy = render(&app, 80, 24);
+    app.update(key(KeyCode::Char('2')));
+    let live_diff = render(&app, 100, 40);
+
+    assert!(policy.contains("/ 8192 characters"), "{policy}");
+    assert!(policy.contains("NotIpAddress"), "{policy}");
+    assert!(live_diff.contains("+") && live_diff.contains("192.0.2.77/24"), "{live_diff}");
+}
+
+#[test]
+fn host_bits_normalised_only_on_request() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "192.0.2.77/24");
+    app.update(key(KeyCode::Enter));
+
+    assert!(editor(&app).session.entries.contains(&"192.0.2.77/24".to_string()));
+    assert!(render(&app, 100, 30).contains("covers 192.0.2.0/24"));
+
+    app.update(key(KeyCode::Char('n')));
+    assert!(editor(&app).session.entries.contains(&"192.0.2.0/24".to_string()));
+}
+
+#[test]
+fn credentials_failure_means_local_only() {
+    let project = sample_project();
+    let mut app = App::new(load_project(project.path()).unwrap(), info(), None);
+    app.start();
+    let error = AwsError {
+        operation: "GetRestApis",
+        kind: AwsErrorKind::Credentials,
+        code: None,
+        message: None,
+        request_id: None,
+        detail: "no credentials found in the environment, profile or instance metadata".to_string(),
+    };
+    app.update(Message::RestApisListed(Err(error)));
+    let screen = render(&app, 100, 30);
+
+    assert!(screen.contains("local only"), "{screen}");
+    assert!(app.rows.iter().all(|row| row.status.label() == "local only"), "{:?}", app.rows);
+
+    open_editor(&mut app, "dev");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "203.0.113.7");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    assert!(confirm.plan.steps.iter().all(|step| !step.is_remote()), "{:?}", confirm.plan.steps);
+    assert!(confirm.plan.notes.iter().any(|note| note.contains("chalice deploy")), "{:?}", confirm.plan.notes);
+}
+
+#[test]
+fn access_denied_is_shown_and_kept() {
+    let project = sample_project();
+    let mut app = App::new(load_project(project.path()).unwrap(), info(), None);
+    app.start();
+    let error = AwsError {
+        operation: "GetRestApis",
+        kind: AwsErrorKind::Service,
+        code: Some("AccessDeniedException".to_string()),
+        message: Some("User is not authorized to perform apigateway:GET".to_string()),
+        request_id: Some("req-1".to_string()),
+        detail: String::new(),
+    };
+    app.update(Message::RestApisListed(Err(error)));
+
+    let screen = render(&app, 120, 30);
+    assert!(screen.contains("AccessDeniedException"), "{screen}");
+    assert!(app.error_history.iter().any(|error| error.contains("AccessDeniedException")));
+}
