@@ -24,7 +24,7 @@ use crate::aws::{AwsError, ConnectionInfo, Gateway, aws_error};
 /// The region of every emulated REST API.
 pub const REGION: &str = "us-east-1";
 
-/// How long [`MotoServer::start`] waits for the server to answer HTTP.
+/// How long [`MotoServer::start`] waits for the server to respond to HTTP.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The oldest Python that every package in `tools/requirements.txt` supports.
@@ -63,6 +63,9 @@ pub enum EmulatorError {
     #[error("moto_server did not start within 30 s; see {log}")]
     ServerTimedOut { log: PathBuf },
 
+    #[error("failed to find a free port on 127.0.0.1: {0}")]
+    NoFreePort(#[source] io::Error),
+
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -75,7 +78,7 @@ pub enum EmulatorError {
     Seed {
         name: String,
         #[source]
-        source: AwsError,
+        source: Box<AwsError>,
     },
 
     #[error("seeding REST API {name} failed: {detail}")]
@@ -123,17 +126,18 @@ impl PythonTools {
 
         let lock_path = sibling_path(venv, ".lock");
         let lock = File::create(&lock_path).map_err(io_error("failed to create", &lock_path))?;
+        // Held until `lock` drops when this function returns.
         lock.lock()
             .map_err(io_error("failed to lock", &lock_path))?;
 
         let tools = PythonTools {
             venv: venv.to_path_buf(),
         };
-        let wanted =
+        let expected_requirements =
             fs::read_to_string(requirements).map_err(io_error("failed to read", requirements))?;
         let marker = tools.requirements_marker();
-        let installed = fs::read_to_string(&marker).ok();
-        if installed.as_deref() == Some(wanted.as_str())
+        let installed_requirements = fs::read_to_string(&marker).ok();
+        if installed_requirements.as_deref() == Some(expected_requirements.as_str())
             && tools.moto_server().exists()
             && tools.chalice().exists()
         {
@@ -171,11 +175,10 @@ impl PythonTools {
                 log: log_path,
             });
         }
-        fs::write(&marker, &wanted).map_err(io_error("failed to write", &marker))?;
+        fs::write(&marker, &expected_requirements).map_err(io_error("failed to write", &marker))?;
 
         eprintln!("Installed moto and chalice into {}", venv.display());
         Ok(tools)
-        // `lock` is released when the file closes here.
     }
 
     pub fn venv(&self) -> &Path {
@@ -194,7 +197,7 @@ impl PythonTools {
         self.program("python")
     }
 
-    /// A copy of the requirements text that the venv was installed from.
+    /// Returns the path of the copy of the requirements text that the venv was installed from.
     fn requirements_marker(&self) -> PathBuf {
         self.venv.join("ipgate-requirements.txt")
     }
@@ -300,7 +303,7 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Starts `moto_server` on a free port and waits until it answers HTTP.
+    /// Starts `moto_server` on a free port and waits until it responds to HTTP.
     ///
     /// Its output goes to a log file in the system temp dir. Drop removes the file, except after
     /// a startup error or during a panic (a failed test), so that it can be read afterwards.
@@ -314,11 +317,21 @@ impl MotoServer {
             .map_err(io_error("failed to open", &log))?;
 
         let program = tools.moto_server();
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(stdout)
-            .stderr(stderr)
+            .stderr(stderr);
+        // moto runs boto3, which reads the caller's AWS settings. With an empty AWS_PROFILE,
+        // moto 5.2.5 answers CreateRestApi with an HTML error page. Real credentials do not
+        // belong in an emulator either.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(name);
+            }
+        }
+        let child = command
             .spawn()
             .map_err(io_error("failed to start", &program))?;
 
@@ -343,17 +356,17 @@ impl MotoServer {
         self.port
     }
 
-    /// The file that receives the server's stdout and stderr.
+    /// Returns the path of the file that receives the server's stdout and stderr.
     pub fn log_path(&self) -> &Path {
         &self.log
     }
 
-    /// A client for seeding this server.
+    /// Builds an SDK client for seeding this server.
     pub fn client(&self) -> aws_sdk_apigateway::Client {
         aws_sdk_apigateway::Client::from_conf(sdk_config(&self.endpoint()))
     }
 
-    /// The app's own client, pointed at this server.
+    /// Builds the app's own [`Gateway`], pointed at this server.
     pub fn gateway(&self) -> Gateway {
         gateway(&self.endpoint())
     }
@@ -363,7 +376,7 @@ impl MotoServer {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        // Kill fails only when the process has already exited; wait reaps it either way.
+        // The process may have exited already, so a kill error is ignored and wait reaps it.
         let _ = child.kill();
         if let Err(err) = child.wait() {
             tracing::warn!(port = self.port, "failed to wait for moto_server: {err}");
@@ -373,16 +386,16 @@ impl MotoServer {
     fn wait_until_ready(&mut self) -> Result<(), EmulatorError> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(EmulatorError::ServerExited {
-                        status,
-                        log: self.log.clone(),
-                    });
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(EmulatorError::ServerExited {
+                    status,
+                    log: self.log.clone(),
+                });
             }
-            if answers_http(self.port) {
+            if responds_to_http(self.port) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -405,22 +418,19 @@ impl Drop for MotoServer {
     }
 }
 
-/// A port that was free on 127.0.0.1 a moment ago.
+/// Finds a port that was free on 127.0.0.1 a moment ago.
 ///
 /// NOTE: another process can take the port between this check and moto's bind; the server then
 /// exits during startup and [`MotoServer::start`] reports it.
 fn free_port() -> Result<u16, EmulatorError> {
-    let loopback = Path::new("127.0.0.1:0");
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(io_error("failed to bind", loopback))?;
-    let address = listener
-        .local_addr()
-        .map_err(io_error("failed to read the address of", loopback))?;
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(EmulatorError::NoFreePort)?;
+    let address = listener.local_addr().map_err(EmulatorError::NoFreePort)?;
     Ok(address.port())
 }
 
-/// Tells whether an HTTP server answers on 127.0.0.1:`port`.
-fn answers_http(port: u16) -> bool {
+/// Tells whether an HTTP server responds on 127.0.0.1:`port`.
+fn responds_to_http(port: u16) -> bool {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else {
         return false;
@@ -436,7 +446,7 @@ fn answers_http(port: u16) -> bool {
     stream.read_exact(&mut status_line).is_ok() && &status_line == b"HTTP/"
 }
 
-/// An SDK config for the emulator at `endpoint`: region us-east-1, dummy credentials, and the
+/// Builds an SDK config for the emulator at `endpoint`: region us-east-1, dummy credentials, and the
 /// app's timeouts and retry settings.
 pub fn sdk_config(endpoint: &str) -> aws_sdk_apigateway::Config {
     aws_sdk_apigateway::Config::builder()
@@ -455,7 +465,7 @@ pub fn sdk_config(endpoint: &str) -> aws_sdk_apigateway::Config {
         .build()
 }
 
-/// The app's [`Gateway`], pointed at the emulator at `endpoint`.
+/// Builds the app's [`Gateway`], pointed at the emulator at `endpoint`.
 pub fn gateway(endpoint: &str) -> Gateway {
     let info = ConnectionInfo {
         profile: None,
@@ -467,8 +477,8 @@ pub fn gateway(endpoint: &str) -> Gateway {
 
 /// Creates a REST API that serves `GET /` and deploys it to `stage`; returns its id.
 ///
-/// moto rejects `CreateDeployment` on an API without a method integration, so the API gets a
-/// `GET /` method with a MOCK integration that always answers 200.
+/// moto 5.2.5 rejects `CreateDeployment` on an API without a method integration, so the API gets a
+/// `GET /` method with a MOCK integration that always returns 200.
 pub async fn seed_rest_api(
     client: &aws_sdk_apigateway::Client,
     name: &str,
@@ -477,7 +487,7 @@ pub async fn seed_rest_api(
 ) -> Result<String, EmulatorError> {
     let failed = |source: AwsError| EmulatorError::Seed {
         name: name.to_string(),
-        source,
+        source: Box::new(source),
     };
     let bad_reply = |detail: &str| EmulatorError::SeedReply {
         name: name.to_string(),

@@ -102,7 +102,7 @@ fn rest_api_json(id: &str, name: &str) -> serde_json::Value {
     })
 }
 
-/// The query of each request the replay client received, as `name=value` strings.
+/// Collects the query of each request the replay client received, as `name=value` strings.
 fn request_queries(replay: &StaticReplayClient) -> Vec<BTreeSet<String>> {
     replay
         .actual_requests()
@@ -504,7 +504,7 @@ async fn hanging_credentials_provider_is_credentials() {
     assert_eq!(replay.actual_requests().count(), 0);
 }
 
-/// A listener that accepts connections but never answers, so the operation timeout fires.
+/// A listener that accepts connections but never responds, so the operation timeout fires.
 #[tokio::test]
 async fn silent_server_is_timed_out() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

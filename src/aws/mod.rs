@@ -1,7 +1,7 @@
 //! The AWS boundary: the only module of the app that imports the API Gateway SDK.
 //!
 //! It returns ipgate's own types and one error type that keeps the AWS error code, message and
-//! request id, because the SDK's own `Display` says only "service error".
+//! request id, because the SDK's own `Display` prints only "service error".
 
 use std::collections::HashSet;
 use std::error::Error as StdError;
@@ -107,7 +107,8 @@ impl AwsError {
     }
 }
 
-/// Connection timeouts for every API Gateway call ipgate makes.
+/// Builds the timeouts for every API Gateway call: 3 s to connect, 10 s per attempt and 30 s
+/// per operation, retries included.
 pub(crate) fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
@@ -116,7 +117,7 @@ pub(crate) fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// Standard retry (exponential backoff with jitter), 3 attempts in all.
+/// Builds the standard retry settings (exponential backoff with jitter), 3 attempts in all.
 pub(crate) fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3)
 }
@@ -354,8 +355,10 @@ fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// The API Gateway endpoint from `AWS_ENDPOINT_URL_API_GATEWAY`, which the SDK prefers over
+/// Reads the API Gateway endpoint from `AWS_ENDPOINT_URL_API_GATEWAY`, which the SDK prefers over
 /// `AWS_ENDPOINT_URL` unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
+///
+/// NOTE: an endpoint from a profile's `services` section is used by the SDK but not shown here.
 fn configured_service_endpoint() -> Option<String> {
     let ignored = non_empty_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_some_and(|value| value.eq_ignore_ascii_case("true"));
@@ -420,7 +423,7 @@ where
 /// Tells whether resolving credentials failed, before any request was sent.
 ///
 /// The SDK (aws-smithy-runtime 1.16) resolves the identity just before sending and reports a
-/// failure there as a dispatch failure. Its source chain holds the provider's
+/// failure there as a dispatch failure. Its source chain contains the provider's
 /// [`CredentialsError`], or, when the provider hangs, the identity cache's load timeout, whose
 /// type is private and so is matched by its text.
 fn is_credentials_failure(err: &(dyn StdError + 'static)) -> bool {
@@ -436,7 +439,7 @@ fn is_credentials_failure(err: &(dyn StdError + 'static)) -> bool {
     false
 }
 
-/// Every message in the source chain, joined with ": ".
+/// Joins every message in the source chain with ": ".
 fn source_chain(err: &(dyn StdError + 'static)) -> String {
     let mut parts = vec![err.to_string()];
     let mut next = err.source();

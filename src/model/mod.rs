@@ -160,7 +160,7 @@ impl Inventory {
         }
     }
 
-    /// Home screen rows: live stages sorted by API name, then Chalice stages with no live row.
+    /// Home screen rows: Chalice stages first, then the other live stages by API name.
     pub fn rows(&self) -> Vec<StageRow> {
         let mut rows = Vec::new();
         let mut apis: Vec<&LiveApi> = self.apis.values().collect();
@@ -178,6 +178,13 @@ impl Inventory {
         }
 
         self.add_unmatched_chalice_rows(&mut rows);
+        // Project stages first, in Chalice stage order by name, then the account's other APIs.
+        rows.sort_by(|a, b| {
+            let key = |row: &StageRow| {
+                (row.chalice_stage.is_none(), row.chalice_stage.clone(), row.api_name.clone(), row.rest_api_id.clone(), row.stage.clone())
+            };
+            key(a).cmp(&key(b))
+        });
         rows
     }
 

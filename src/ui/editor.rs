@@ -1,5 +1,7 @@
 //! The stage editor: entries, prompts, preview and the save flow of one stage.
 
+use std::path::{Path, PathBuf};
+
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::core::cidr::parse_entry;
@@ -152,6 +154,8 @@ pub struct EditorState {
     /// Online and the REST API is live, so save updates the live policy.
     pub online: bool,
     pub warnings: Vec<String>,
+    /// The Chalice project directory, so paths show relative to it.
+    pub project_root: Option<PathBuf>,
 }
 
 impl EditorState {
@@ -204,7 +208,16 @@ impl EditorState {
             saved: false,
             online,
             warnings,
+            project_root: inventory.project.as_ref().map(|project| project.root.clone()),
         })
+    }
+
+    /// `path` relative to the project directory when it is inside it.
+    pub fn display_path(&self, path: &Path) -> String {
+        match self.project_root.as_deref().and_then(|root| path.strip_prefix(root).ok()) {
+            Some(relative) => relative.display().to_string(),
+            None => path.display().to_string(),
+        }
     }
 
     pub fn is_saving(&self) -> bool {

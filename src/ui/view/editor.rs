@@ -17,7 +17,7 @@ pub fn draw(frame: &mut Frame, area: Rect, editor: &EditorState) {
     match &editor.overlay {
         Overlay::Preview { tab, scroll } => save::draw_preview(frame, area, editor, *tab, *scroll),
         Overlay::Confirm(confirm) => save::draw_confirm(frame, area, editor, confirm),
-        Overlay::Progress(run) => save::draw_progress(frame, area, run),
+        Overlay::Progress(run) => save::draw_progress(frame, area, editor, run),
         Overlay::None => draw_list_view(frame, area, editor),
     }
     if let Some(prompt) = &editor.prompt {
@@ -45,8 +45,8 @@ fn draw_list_view(frame: &mut Frame, area: Rect, editor: &EditorState) {
 fn draw_info(frame: &mut Frame, area: Rect, editor: &EditorState) {
     let session = &editor.session;
     let source = match (&session.local_path, &session.local) {
-        (_, Some(file)) => format!("policy file {}", file.path.display()),
-        (Some(path), None) => format!("policy file {} (not created yet)", path.display()),
+        (_, Some(file)) => format!("policy file {}", editor.display_path(&file.path)),
+        (Some(path), None) => format!("policy file {} (not created yet)", editor.display_path(path)),
         (None, None) if session.target.chalice_stage.is_some() => {
             "no policy file yet; save creates one".to_string()
         }

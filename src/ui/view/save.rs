@@ -87,7 +87,7 @@ fn local_diff_lines(editor: &EditorState, proposed: Option<&Value>) -> Vec<Line<
         return vec![Line::from("This REST API stage belongs to no Chalice stage of the project: there is no local file.")];
     }
     let (header, local_text) = match &session.local {
-        Some(file) => (format!("- {} on disk, + after save:", file.path.display()), to_pretty(&file.document)),
+        Some(file) => (format!("- {} on disk, + after save:", editor.display_path(&file.path)), to_pretty(&file.document)),
         None => ("No policy file yet; save creates it with:".to_string(), String::new()),
     };
     let proposed_text = proposed.map(to_pretty).unwrap_or_default();
@@ -97,13 +97,13 @@ fn local_diff_lines(editor: &EditorState, proposed: Option<&Value>) -> Vec<Line<
 }
 
 pub fn draw_confirm(frame: &mut Frame, area: Rect, editor: &EditorState, confirm: &ConfirmState) {
-    let root = editor_root(editor);
+    let root = editor.project_root.as_deref();
     let mut lines = vec![
         Line::styled("Save will run these steps, in order:", Style::new().add_modifier(Modifier::BOLD)),
         Line::from(""),
     ];
     for (index, step) in confirm.plan.steps.iter().enumerate() {
-        lines.push(Line::from(format!("  {}. {}", index + 1, step.describe(root.as_deref()))));
+        lines.push(Line::from(format!("  {}. {}", index + 1, step.describe(root))));
     }
     lines.push(Line::from(""));
     lines.push(Line::from(format!(
@@ -133,18 +133,7 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, editor: &EditorState, confirm
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
-fn editor_root(editor: &EditorState) -> Option<std::path::PathBuf> {
-    editor
-        .session
-        .local_path
-        .as_ref()
-        .or(editor.session.local.as_ref().map(|file| &file.path))
-        .and_then(|path| path.parent())
-        .and_then(|chalice_dir| chalice_dir.parent())
-        .map(|root| root.to_path_buf())
-}
-
-pub fn draw_progress(frame: &mut Frame, area: Rect, run: &SaveRun) {
+pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &SaveRun) {
     let mut lines = Vec::new();
     for (step, status) in run.plan.steps.iter().zip(&run.statuses) {
         let (mark, style) = match status {
@@ -153,7 +142,7 @@ pub fn draw_progress(frame: &mut Frame, area: Rect, run: &SaveRun) {
             StepStatus::Done(_) => ("ok", Style::new().fg(Color::Green)),
             StepStatus::Failed(_) => ("!!", Style::new().fg(Color::Red)),
         };
-        let mut spans = vec![Span::styled(format!(" [{mark}] "), style), Span::raw(step.describe(None))];
+        let mut spans = vec![Span::styled(format!(" [{mark}] "), style), Span::raw(step.describe(editor.project_root.as_deref()))];
         if let StepStatus::Done(Some(detail)) = status {
             spans.push(Span::styled(format!("  {detail}"), Style::new().fg(Color::Green)));
         }
