@@ -324,7 +324,7 @@ impl MotoServer {
             .stdout(stdout)
             .stderr(stderr);
         // moto runs boto3, which reads the caller's AWS settings. With an empty AWS_PROFILE,
-        // moto 5.2.5 answers CreateRestApi with an HTML error page. Real credentials do not
+        // moto 5.2.5 returns an HTML error page for CreateRestApi. Real credentials do not
         // belong in an emulator either.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("AWS_") {

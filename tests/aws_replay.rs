@@ -428,11 +428,13 @@ async fn stages_carry_deployment_and_update_time() {
             { "stageName": "prod" }
         ]
     });
-    let (gateway, _replay) = replay_gateway(vec![event(
-        "GET",
-        "/restapis/abc123/stages",
-        json_reply(200, "req-1", stages),
-    )]);
+    let deployments = serde_json::json!({
+        "item": [ { "id": "dep1", "createdDate": 1_700_000_500 } ]
+    });
+    let (gateway, _replay) = replay_gateway(vec![
+        event("GET", "/restapis/abc123/stages", json_reply(200, "req-1", stages)),
+        event("GET", "/restapis/abc123/deployments", json_reply(200, "req-2", deployments)),
+    ]);
 
     let stages = gateway.get_stages("abc123").await.unwrap();
 
@@ -440,12 +442,12 @@ async fn stages_carry_deployment_and_update_time() {
     assert_eq!(stages[0].name, "api");
     assert_eq!(stages[0].deployment_id.as_deref(), Some("dep1"));
     assert_eq!(
-        stages[0].last_updated,
-        Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        stages[0].last_deployed,
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_500))
     );
     assert_eq!(stages[1].name, "prod");
     assert_eq!(stages[1].deployment_id, None);
-    assert_eq!(stages[1].last_updated, None);
+    assert_eq!(stages[1].last_deployed, None);
 }
 
 #[derive(Debug)]

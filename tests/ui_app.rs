@@ -70,7 +70,7 @@ fn stage(name: &str, deployment: &str) -> StageSummary {
     StageSummary {
         name: name.to_string(),
         deployment_id: Some(deployment.to_string()),
-        last_updated: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_400_000)),
+        last_deployed: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_400_000)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! It returns ipgate's own types and one error type that keeps the AWS error code, message and
 //! request id, because the SDK's own `Display` prints only "service error".
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
@@ -48,7 +48,9 @@ pub struct RestApiSummary {
 pub struct StageSummary {
     pub name: String,
     pub deployment_id: Option<String>,
-    pub last_updated: Option<SystemTime>,
+    /// When the stage's current deployment was created; the stage's last update time when the
+    /// deployment is not listed.
+    pub last_deployed: Option<SystemTime>,
 }
 
 /// The kind of failure, for choosing between local-only mode, retry and a plain error.
@@ -253,6 +255,7 @@ impl Gateway {
             .await
             .map_err(|err| aws_error("GetStages", err))?;
 
+        let deployed_at = self.deployment_dates(rest_api_id).await;
         let mut stages = Vec::new();
         for stage in reply.item() {
             let Some(name) = stage.stage_name() else {
@@ -265,12 +268,49 @@ impl Gateway {
             stages.push(StageSummary {
                 name: name.to_string(),
                 deployment_id: stage.deployment_id().map(str::to_string),
-                last_updated: stage
-                    .last_updated_date()
-                    .and_then(|date| SystemTime::try_from(*date).ok()),
+                last_deployed: stage
+                    .deployment_id()
+                    .and_then(|id| deployed_at.get(id).copied())
+                    .or_else(|| stage.last_updated_date().and_then(|date| SystemTime::try_from(*date).ok())),
             });
         }
         Ok(stages)
+    }
+
+    /// Creation time of each deployment of the REST API, following `position`. A failure is
+    /// logged and yields what was read so far, because the dates only decorate the stage list.
+    async fn deployment_dates(&self, rest_api_id: &str) -> HashMap<String, SystemTime> {
+        let mut dates = HashMap::new();
+        let mut position: Option<String> = None;
+        loop {
+            let reply = self
+                .client
+                .get_deployments()
+                .rest_api_id(rest_api_id)
+                .limit(500)
+                .set_position(position.clone())
+                .send()
+                .await;
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(err) => {
+                    let error = aws_error("GetDeployments", err);
+                    tracing::warn!(rest_api_id, error = %error, "deployment dates are unavailable");
+                    return dates;
+                }
+            };
+            for deployment in reply.items() {
+                if let (Some(id), Some(created)) = (deployment.id(), deployment.created_date())
+                    && let Ok(created) = SystemTime::try_from(*created)
+                {
+                    dates.insert(id.to_string(), created);
+                }
+            }
+            match reply.position() {
+                Some(next) if position.as_deref() != Some(next) => position = Some(next.to_string()),
+                _ => return dates,
+            }
+        }
     }
 
     /// `UpdateRestApi` replace `/policy`; an empty string removes the policy.

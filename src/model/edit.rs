@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use crate::core::chalice::PolicyFile;
 use crate::core::cidr::{CidrEntry, CidrError, EntryFlag, flag_entries, parse_entry};
-use crate::core::policy::{AllowlistEdit, PolicyError, StageAccess, apply_edit, stage_access};
+use crate::core::policy::{
+    AllowlistEdit, PolicyError, StageAccess, apply_edit, apply_edit_split, stage_access,
+    statement_covers_other_stages,
+};
 use crate::core::resource::ApiContext;
 
 /// The stage being edited and where its policy lives.
@@ -80,6 +83,11 @@ pub struct EditSession {
     pub original_entries: Vec<String>,
     pub entries: Vec<String>,
     pub empty_choice: Option<EmptyChoice>,
+    /// The REST API's other stages, which an edit must leave alone.
+    pub other_stages: Vec<String>,
+    /// Apply the edit to every stage the allowlist's statement covers, instead of giving this
+    /// stage a statement of its own.
+    pub apply_to_shared: bool,
     confirmed_unrestricted: BTreeSet<bool>,
     undo_stack: Vec<Vec<String>>,
 }
@@ -114,6 +122,8 @@ impl EditSession {
             original_entries,
             original_access,
             empty_choice: None,
+            other_stages: Vec::new(),
+            apply_to_shared: false,
             confirmed_unrestricted: BTreeSet::new(),
             undo_stack: Vec::new(),
         })
@@ -278,11 +288,32 @@ impl EditSession {
         }
     }
 
-    /// The document save would write: the base with this stage's edit applied.
+    /// Other stages of the REST API that the statement holding this stage's allowlist covers.
+    pub fn shared_stages(&self) -> Vec<String> {
+        let (Some(base), StageAccess::Allowlist(allowlist)) = (&self.base, &self.original_access) else {
+            return Vec::new();
+        };
+        statement_covers_other_stages(
+            base,
+            allowlist.statement_index,
+            &self.target.stage,
+            &self.other_stages,
+            &self.target.api,
+        )
+    }
+
+    /// The document save would write: the base with this stage's edit applied. A statement
+    /// shared with other stages is split unless [`Self::apply_to_shared`] is set, so that only
+    /// this stage changes.
     pub fn proposed_document(&self) -> Result<Option<Value>, PolicyError> {
-        match self.allowlist_edit() {
-            Some(edit) => apply_edit(self.base.as_ref(), &self.target.stage, &self.target.api, &edit),
-            None => Ok(self.base.clone()),
+        let Some(edit) = self.allowlist_edit() else {
+            return Ok(self.base.clone());
+        };
+        let (base, stage, api) = (self.base.as_ref(), &self.target.stage, &self.target.api);
+        if self.apply_to_shared || self.shared_stages().is_empty() {
+            apply_edit(base, stage, api, &edit)
+        } else {
+            apply_edit_split(base, stage, api, &edit, &self.other_stages)
         }
     }
 

@@ -94,7 +94,7 @@ pub struct StageRow {
     pub stage: String,
     pub chalice_stage: Option<String>,
     pub deployment_id: Option<String>,
-    pub last_updated: Option<SystemTime>,
+    pub last_deployed: Option<SystemTime>,
     /// "3", "open", "closed", "?" or "" while loading.
     pub allowlist_summary: String,
     pub status: SyncStatus,
@@ -197,7 +197,7 @@ impl Inventory {
             stage: stage_name.to_string(),
             chalice_stage: chalice_stage.clone(),
             deployment_id: stage.and_then(|stage| stage.deployment_id.clone()),
-            last_updated: stage.and_then(|stage| stage.last_updated),
+            last_deployed: stage.and_then(|stage| stage.last_deployed),
             allowlist_summary: String::new(),
             status: SyncStatus::Loading,
         };
@@ -278,7 +278,7 @@ impl Inventory {
                 stage: stage.api_gateway_stage.clone(),
                 chalice_stage: Some(stage.name.clone()),
                 deployment_id: None,
-                last_updated: None,
+                last_deployed: None,
                 allowlist_summary,
                 status,
             });

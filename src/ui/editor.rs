@@ -196,8 +196,12 @@ impl EditorState {
             chalice_stage: row.chalice_stage.clone(),
             api: inventory.api_context(row.rest_api_id.as_deref()),
         };
-        let session = EditSession::new(target, local, local_path, live, online)
+        let mut session = EditSession::new(target, local, local_path, live, online)
             .map_err(|error| format!("The policy of stage {} cannot be read: {error}", row.stage))?;
+        session.other_stages = match live_api.and_then(|api| api.stages.ready()) {
+            Some(stages) => stages.iter().map(|stage| stage.name.clone()).filter(|name| name != &row.stage).collect(),
+            None => Vec::new(),
+        };
 
         Ok(EditorState {
             session,
@@ -278,8 +282,22 @@ impl EditorState {
                 self.overlay = Overlay::Preview { tab: PreviewTab::Policy, scroll: 0 };
                 EditorOutcome::None
             }
+            KeyCode::Char('t') => self.toggle_shared(),
             KeyCode::Char('s') | KeyCode::Char('w') => self.begin_save(inventory),
             _ => EditorOutcome::None,
+        }
+    }
+
+    fn toggle_shared(&mut self) -> EditorOutcome {
+        let shared = self.session.shared_stages();
+        if shared.is_empty() {
+            return EditorOutcome::info("The allowlist's statement covers no other stage.");
+        }
+        self.session.apply_to_shared = !self.session.apply_to_shared;
+        if self.session.apply_to_shared {
+            EditorOutcome::info(format!("The edit applies to stage(s) {} as well.", shared.join(", ")))
+        } else {
+            EditorOutcome::info(format!("Stage {} gets its own statement.", self.session.target.stage))
         }
     }
 

@@ -27,6 +27,7 @@ const EDITOR: &[KeyHelp] = &[
     ("s", "save"),
     ("Esc", "back"),
     ("n", "normalise host bits"),
+    ("t", "edit only this stage / every stage its statement covers"),
     ("j/k ↑/↓", "move"),
     ("?", "help"),
 ];

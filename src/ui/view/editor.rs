@@ -26,23 +26,25 @@ pub fn draw(frame: &mut Frame, area: Rect, editor: &EditorState) {
 }
 
 fn draw_list_view(frame: &mut Frame, area: Rect, editor: &EditorState) {
-    let info_height = 3 + editor.warnings.len() as u16;
+    let info_lines = info_lines(editor);
+    let width = usize::from(area.width.max(1));
+    let info_height: usize = info_lines.iter().map(|line| line.width().max(1).div_ceil(width)).sum();
     let input_height = if editor.input.is_some() { 4 } else { 0 };
     let [info, list, input] = Layout::vertical([
-        Constraint::Length(info_height.min(area.height / 2)),
+        Constraint::Length((info_height as u16).min(area.height / 2)),
         Constraint::Min(3),
         Constraint::Length(input_height),
     ])
     .areas(area);
 
-    draw_info(frame, info, editor);
+    frame.render_widget(Paragraph::new(info_lines).wrap(Wrap { trim: false }), info);
     draw_entries(frame, list, editor);
     if editor.input.is_some() {
         draw_input(frame, input, editor);
     }
 }
 
-fn draw_info(frame: &mut Frame, area: Rect, editor: &EditorState) {
+fn info_lines(editor: &EditorState) -> Vec<Line<'static>> {
     let session = &editor.session;
     let source = match (&session.local_path, &session.local) {
         (_, Some(file)) => format!("policy file {}", editor.display_path(&file.path)),
@@ -68,7 +70,16 @@ fn draw_info(frame: &mut Frame, area: Rect, editor: &EditorState) {
     for warning in &editor.warnings {
         lines.push(Line::styled(format!("! {warning}"), Style::new().fg(Color::Yellow)));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    let shared = session.shared_stages();
+    if !shared.is_empty() {
+        let text = if session.apply_to_shared {
+            format!("! This allowlist's statement also covers stage(s) {}: the edit applies to them too (t: only this stage).", shared.join(", "))
+        } else {
+            format!("! This allowlist's statement also covers stage(s) {}: save gives {} its own statement, so they keep their list (t: edit them too).", shared.join(", "), session.target.stage)
+        };
+        lines.push(Line::styled(text, Style::new().fg(Color::Yellow)));
+    }
+    lines
 }
 
 fn access_words(session: &EditSession) -> String {

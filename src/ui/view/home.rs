@@ -60,7 +60,7 @@ fn table_row(row: &StageRow) -> Row<'static> {
         Cell::from(stage),
         Cell::from(row.chalice_stage.clone().unwrap_or_default()),
         Cell::from(row.allowlist_summary.clone()),
-        Cell::from(row.last_updated.map(format_time).unwrap_or_default()),
+        Cell::from(row.last_deployed.map(format_time).unwrap_or_default()),
         Cell::from(status_span(&row.status)),
     ])
 }
