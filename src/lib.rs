@@ -16,12 +16,18 @@
 //! [`emulator`] is not part of the app. It starts moto's API Gateway on 127.0.0.1 for the demo
 //! and the tests, and seeds it through the SDK.
 
+// `unwrap` only in tests, or where a comment says why it cannot fail.
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod aws;
 pub mod cli;
 pub mod core;
 pub mod demo;
 pub mod emulator;
+pub mod history;
 pub mod logging;
 pub mod model;
+pub mod myip;
 pub mod save;
 pub mod ui;

@@ -3,6 +3,7 @@
 //! Nothing here touches the network. The only I/O is in [`chalice`], which reads the
 //! project's files and writes them atomically.
 
+pub mod access;
 pub mod chalice;
 pub mod cidr;
 pub mod diff;

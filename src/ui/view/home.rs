@@ -32,11 +32,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let header = Row::new(["API", "ID", "Stage", "Chalice", "CIDRs", "Last deployed", "Status"])
         .style(Style::new().fg(Color::Gray).add_modifier(Modifier::BOLD));
     let rows = app.rows.iter().map(table_row);
+    // Stage and Chalice names are short, so they get what they need and the API name the rest.
+    let column_width = |header: &str, value: fn(&StageRow) -> usize| {
+        let widest = app.rows.iter().map(value).max().unwrap_or(0);
+        Constraint::Length(widest.clamp(header.len(), 24) as u16)
+    };
     let widths = [
-        Constraint::Fill(3),
+        Constraint::Fill(1),
         Constraint::Length(10),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
+        column_width("Stage", |row| row.stage.chars().count().max("loading...".len())),
+        column_width("Chalice", |row| row.chalice_stage.as_ref().map_or(0, |name| name.chars().count())),
         Constraint::Length(6),
         Constraint::Length(16),
         Constraint::Length(12),

@@ -1,0 +1,1 @@
+//! Effective access (in progress).
