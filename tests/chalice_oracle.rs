@@ -19,7 +19,7 @@ use ipgate::core::resource::ApiContext;
 use ipgate::demo::deploy_sample;
 use ipgate::emulator::{PythonTools, REGION};
 use ipgate::model::edit::{EditSession, EditTarget};
-use ipgate::model::{Connection, Inventory, Load, LiveApi};
+use ipgate::model::{Connection, Inventory, LiveApi, Load};
 use ipgate::save::{PlanInput, StepStatus, plan_save, run_step};
 
 use common::start_moto;
@@ -90,7 +90,11 @@ async fn save(session: &EditSession, inventory: &Inventory, gateway: &Gateway) {
             Ok(detail) => StepStatus::Done(detail),
             Err(error) => StepStatus::Failed(error),
         };
-        assert!(matches!(status, StepStatus::Done(_)), "{}: {status:?}", step.describe(None));
+        assert!(
+            matches!(status, StepStatus::Done(_)),
+            "{}: {status:?}",
+            step.describe(None)
+        );
     }
 }
 
@@ -173,7 +177,10 @@ async fn chalice_package_matches_live_policy() {
 
         let packaged = chalice_package_policy(&tools, &project_dir, &home, stage);
         let packaged_text = packaged.as_ref().map(Value::to_string).unwrap_or_default();
-        assert!(packaged_text.contains(added), "stage {stage}: {packaged_text}");
+        assert!(
+            packaged_text.contains(added),
+            "stage {stage}: {packaged_text}"
+        );
         assert!(
             same_meaning(packaged.as_ref(), live.as_ref(), &api),
             "stage {stage}: chalice package would deploy {packaged:?}, but the live policy is {live:?}"

@@ -137,7 +137,6 @@ fn panic_restores_terminal_before_message() {
 
     assert!(!status.success(), "ipgate exited with {status:?} after a panic");
     let raw = app.raw_output();
-    eprintln!("RAWTAIL {:?}", String::from_utf8_lossy(&raw[raw.len().saturating_sub(900)..]));
     let Some(message_at) = find(&raw, PANIC_MESSAGE.as_bytes()) else {
         app.fail("the output lacks the panic message");
     };
@@ -153,10 +152,16 @@ fn panic_restores_terminal_before_message() {
         !app.on_alternate_screen(),
         "the terminal is still on the alternate screen"
     );
+    let screen = app.screen_text();
+    let Some(message_row) = screen.lines().position(|line| line.contains(PANIC_MESSAGE)) else {
+        app.fail("the normal screen does not show the panic message");
+    };
+    // The shell prompt appears at the cursor, so the cursor must stay below the message.
+    let (cursor_row, _) = app.cursor_position();
     assert!(
-        app.screen_text().contains(PANIC_MESSAGE),
-        "the normal screen does not show the panic message:\n{}",
-        app.screen_text()
+        usize::from(cursor_row) > message_row,
+        "the cursor went back to row {cursor_row}, so the next output overwrites the panic \
+         message on row {message_row}:\n{screen}"
     );
 }
 
@@ -225,7 +230,6 @@ fn access_denied_is_shown_and_printed_on_exit() {
         "ipgate sent no request to the denying endpoint"
     );
     let raw = app.raw_output();
-    eprintln!("RAWTAIL {:?}", String::from_utf8_lossy(&raw[raw.len().saturating_sub(900)..]));
     let Some(leave_at) = rfind(&raw, LEAVE_ALTERNATE_SCREEN) else {
         app.fail("the output never leaves the alternate screen");
     };

@@ -20,7 +20,7 @@ use ipgate::core::resource::ApiContext;
 use ipgate::demo::deploy_sample;
 use ipgate::emulator::{REGION, seed_rest_api, write_deployed_record};
 use ipgate::model::edit::{AddOutcome, EditSession, EditTarget};
-use ipgate::model::{Connection, Inventory, Load, LiveApi, SyncStatus};
+use ipgate::model::{Connection, Inventory, LiveApi, Load, SyncStatus};
 use ipgate::save::{PlanInput, SavePlan, Step, StepStatus, outcome_summary, plan_save, run_step};
 use ipgate::ui::editor::EditorState;
 
@@ -59,7 +59,11 @@ fn pretty(document: &Value) -> String {
 /// Loads the project and every REST API with its stages, as the home screen does once online.
 async fn load_inventory(project_dir: &Path, gateway: &Gateway) -> Inventory {
     let project = load_project(project_dir).unwrap();
-    assert!(project.is_some(), "{} has no .chalice/config.json", project_dir.display());
+    assert!(
+        project.is_some(),
+        "{} has no .chalice/config.json",
+        project_dir.display()
+    );
 
     let mut inventory = Inventory::new(project, Some(REGION.to_string()));
     inventory.connection = Connection::Online;
@@ -89,7 +93,10 @@ fn open_editor(inventory: &Inventory, chalice_stage: &str) -> Editor {
         .unwrap_or_else(|| panic!("no home screen row for Chalice stage {chalice_stage}"));
     let project = inventory.project.as_ref().unwrap();
 
-    let live_api = row.rest_api_id.as_ref().and_then(|id| inventory.apis.get(id));
+    let live_api = row
+        .rest_api_id
+        .as_ref()
+        .and_then(|id| inventory.apis.get(id));
     let online = matches!(inventory.connection, Connection::Online) && live_api.is_some();
     let live = match live_api {
         Some(api) => api.policy.clone().expect("the live policy decodes"),
@@ -118,18 +125,28 @@ fn open_editor(inventory: &Inventory, chalice_stage: &str) -> Editor {
     assert_eq!(state.session.entries, session.entries);
     assert_eq!(state.online, online);
 
-    Editor { session, online, warnings: project.warnings(chalice_stage) }
+    Editor {
+        session,
+        online,
+        warnings: project.warnings(chalice_stage),
+    }
 }
 
 /// Plans the save of `editor`'s session with the inputs the editor passes.
 fn plan(editor: &Editor, inventory: &Inventory, own_file: bool) -> Result<SavePlan, String> {
     let session = &editor.session;
-    let proposed = session.proposed_document().map_err(|error| error.to_string())?;
+    let proposed = session
+        .proposed_document()
+        .map_err(|error| error.to_string())?;
     let target = &session.target;
     let input = PlanInput {
         project: inventory.project.as_ref(),
         chalice_stage: target.chalice_stage.as_deref(),
-        rest_api_id: if editor.online { target.rest_api_id.as_deref() } else { None },
+        rest_api_id: if editor.online {
+            target.rest_api_id.as_deref()
+        } else {
+            None
+        },
         stage: &target.stage,
         api: &target.api,
         proposed: proposed.as_ref(),
@@ -160,7 +177,11 @@ async fn run_all(steps: &[Step], gateway: &Gateway) -> Vec<StepStatus> {
 
 fn assert_all_done(steps: &[Step], statuses: &[StepStatus]) {
     for (step, status) in steps.iter().zip(statuses) {
-        assert!(matches!(status, StepStatus::Done(_)), "{}: {status:?}", step.describe(None));
+        assert!(
+            matches!(status, StepStatus::Done(_)),
+            "{}: {status:?}",
+            step.describe(None)
+        );
     }
 }
 
@@ -185,7 +206,10 @@ async fn live_policy(gateway: &Gateway, rest_api_id: &str) -> Option<Value> {
 
 async fn deployment_id(gateway: &Gateway, rest_api_id: &str, stage: &str) -> Option<String> {
     let stages = gateway.get_stages(rest_api_id).await.unwrap();
-    stages.into_iter().find(|summary| summary.name == stage)?.deployment_id
+    stages
+        .into_iter()
+        .find(|summary| summary.name == stage)?
+        .deployment_id
 }
 
 fn api_context(rest_api_id: &str) -> ApiContext {
@@ -232,13 +256,25 @@ async fn prod_save_updates_file_live_and_deployment() {
     let mut editor = open_editor(&inventory, "prod");
     assert!(editor.online);
     assert_eq!(editor.session.entries, SAMPLE_PROD_CIDRS);
-    assert_eq!(editor.session.add("192.0.2.44").unwrap(), added("192.0.2.44/32"));
-    assert_eq!(editor.session.delete(1).as_deref(), Some("198.51.100.17/32"));
+    assert_eq!(
+        editor.session.add("192.0.2.44").unwrap(),
+        added("192.0.2.44/32")
+    );
+    assert_eq!(
+        editor.session.delete(1).as_deref(),
+        Some("198.51.100.17/32")
+    );
     assert_eq!(editor.session.save_blocker(), None);
 
     let plan = plan(&editor, &inventory, false).unwrap();
-    assert_eq!(step_kinds(&plan.steps), ["WritePolicyFile", "UpdatePolicy", "CreateDeployment"]);
-    let Step::CreateDeployment { stage, description, .. } = &plan.steps[2] else {
+    assert_eq!(
+        step_kinds(&plan.steps),
+        ["WritePolicyFile", "UpdatePolicy", "CreateDeployment"]
+    );
+    let Step::CreateDeployment {
+        stage, description, ..
+    } = &plan.steps[2]
+    else {
         unreachable!("checked by step_kinds");
     };
     assert_eq!(stage, "api");
@@ -254,8 +290,14 @@ async fn prod_save_updates_file_live_and_deployment() {
     // The policy file holds the edited document.
     let file_text = fs::read_to_string(&policy_path).unwrap();
     let file_document: Value = serde_json::from_str(&file_text).unwrap();
-    assert_eq!(Some(&file_document), editor.session.proposed_document().unwrap().as_ref());
-    assert_eq!(file_document, deny_unless(&["203.0.113.0/24", "192.0.2.44/32"]));
+    assert_eq!(
+        Some(&file_document),
+        editor.session.proposed_document().unwrap().as_ref()
+    );
+    assert_eq!(
+        file_document,
+        deny_unless(&["203.0.113.0/24", "192.0.2.44/32"])
+    );
     assert!(file_text.ends_with("}\n"), "{file_text:?}");
 
     // The live policy means the same as the file, and no longer what it meant before.
@@ -265,7 +307,11 @@ async fn prod_save_updates_file_live_and_deployment() {
         same_meaning(live_after.as_ref(), Some(&file_document), &api),
         "live {live_after:?}"
     );
-    assert!(!same_meaning(live_after.as_ref(), live_before.as_ref(), &api));
+    assert!(!same_meaning(
+        live_after.as_ref(),
+        live_before.as_ref(),
+        &api
+    ));
 
     // The stage serves a new deployment carrying ipgate's description.
     let deployment_after = deployment_id(&gateway, &prod_api, "api").await;
@@ -274,7 +320,10 @@ async fn prod_save_updates_file_live_and_deployment() {
     let StepStatus::Done(Some(detail)) = &statuses[2] else {
         panic!("deployment step: {:?}", statuses[2]);
     };
-    assert_eq!(detail, &format!("deployment {}", deployment_after.clone().unwrap()));
+    assert_eq!(
+        detail,
+        &format!("deployment {}", deployment_after.clone().unwrap())
+    );
     let deployment = server
         .client()
         .get_deployment()
@@ -285,11 +334,18 @@ async fn prod_save_updates_file_live_and_deployment() {
         .unwrap();
     assert_eq!(deployment.description(), Some(description.as_str()));
 
-    assert_eq!(fs::read(&config_path).unwrap(), config_before, "config.json changed");
+    assert_eq!(
+        fs::read(&config_path).unwrap(),
+        config_before,
+        "config.json changed"
+    );
 
     // Reloaded, the stage reads as in sync with its new list.
     let reloaded = load_inventory(&project_dir, &gateway).await;
-    let row = reloaded.rows().into_iter().find(|row| row.chalice_stage.as_deref() == Some("prod"));
+    let row = reloaded
+        .rows()
+        .into_iter()
+        .find(|row| row.chalice_stage.as_deref() == Some("prod"));
     let row = row.unwrap();
     assert_eq!(row.status, SyncStatus::InSync);
     assert_eq!(row.allowlist_summary, "2");
@@ -321,16 +377,29 @@ async fn dev_without_policy_file_gets_file_and_key() {
     let plan = plan(&editor, &inventory, false).unwrap();
     assert_eq!(
         step_kinds(&plan.steps),
-        ["WritePolicyFile", "SetPolicyFileKey", "UpdatePolicy", "CreateDeployment"]
+        [
+            "WritePolicyFile",
+            "SetPolicyFileKey",
+            "UpdatePolicy",
+            "CreateDeployment"
+        ]
     );
     let Step::WritePolicyFile { path, .. } = &plan.steps[0] else {
         unreachable!("checked by step_kinds");
     };
     assert_eq!(path, &dev_policy_path);
-    let Step::SetPolicyFileKey { chalice_stage, value, .. } = &plan.steps[1] else {
+    let Step::SetPolicyFileKey {
+        chalice_stage,
+        value,
+        ..
+    } = &plan.steps[1]
+    else {
         unreachable!("checked by step_kinds");
     };
-    assert_eq!((chalice_stage.as_str(), value.as_str()), ("dev", "apigw-policy-dev.json"));
+    assert_eq!(
+        (chalice_stage.as_str(), value.as_str()),
+        ("dev", "apigw-policy-dev.json")
+    );
 
     let statuses = run_all(&plan.steps, &gateway).await;
     assert_all_done(&plan.steps, &statuses);
@@ -364,7 +433,11 @@ async fn dev_without_policy_file_gets_file_and_key() {
     assert_eq!(fs::read(&prod_policy_path).unwrap(), prod_policy_before);
 
     let live_after = live_policy(&gateway, &dev_api).await;
-    assert!(same_meaning(live_after.as_ref(), Some(&file_document), &api_context(&dev_api)));
+    assert!(same_meaning(
+        live_after.as_ref(),
+        Some(&file_document),
+        &api_context(&dev_api)
+    ));
     let deployment_after = deployment_id(&gateway, &dev_api, "api").await;
     assert!(deployment_after.is_some());
     assert_ne!(deployment_after, deployment_before);
@@ -409,20 +482,34 @@ async fn in_sync_stage_plans_nothing() {
         let config = r#"{"version": "2.0", "app_name": "synced", "stages": {"prod": {"api_gateway_policy_file": "apigw-policy-prod.json"}}}"#;
         write_project(&project_dir, config, &[("apigw-policy-prod.json", local)]);
         let rest_api_id = seed_rest_api(&client, "synced", "api", None).await.unwrap();
-        gateway.put_policy(&rest_api_id, &live.replace("API_ID", &rest_api_id)).await.unwrap();
+        gateway
+            .put_policy(&rest_api_id, &live.replace("API_ID", &rest_api_id))
+            .await
+            .unwrap();
         write_deployed_record(&project_dir, "prod", &rest_api_id, REGION, "api").unwrap();
         let deployment_before = deployment_id(&gateway, &rest_api_id, "api").await;
 
         let inventory = load_inventory(&project_dir, &gateway).await;
-        let row = inventory.rows().into_iter().find(|row| row.rest_api_id.as_ref() == Some(&rest_api_id));
-        assert_eq!(row.map(|row| row.status), Some(SyncStatus::InSync), "{name}");
+        let row = inventory
+            .rows()
+            .into_iter()
+            .find(|row| row.rest_api_id.as_ref() == Some(&rest_api_id));
+        assert_eq!(
+            row.map(|row| row.status),
+            Some(SyncStatus::InSync),
+            "{name}"
+        );
 
         let editor = open_editor(&inventory, "prod");
         assert!(!editor.session.is_dirty(), "{name}");
         let plan = plan(&editor, &inventory, false).unwrap();
         assert_eq!(plan.steps, [], "{name}");
         assert!(plan.is_empty(), "{name}");
-        assert_eq!(deployment_id(&gateway, &rest_api_id, "api").await, deployment_before, "{name}");
+        assert_eq!(
+            deployment_id(&gateway, &rest_api_id, "api").await,
+            deployment_before,
+            "{name}"
+        );
     }
 }
 
@@ -435,7 +522,9 @@ async fn crlf_config_keeps_other_bytes() {
 
     let config = "{\r\n    \"stages\": {\r\n        \"prod\": {\r\n            \"api_gateway_stage\": \"live\"\r\n        },\r\n        \"dev\": {\r\n            \"autogen_policy\": true\r\n        }\r\n    },\r\n    \"app_name\": \"crlf-app\",\r\n    \"version\": \"2.0\"\r\n}\r\n";
     write_project(&project_dir, config, &[]);
-    let dev_api = seed_rest_api(&server.client(), "crlf-app", "api", None).await.unwrap();
+    let dev_api = seed_rest_api(&server.client(), "crlf-app", "api", None)
+        .await
+        .unwrap();
     write_deployed_record(&project_dir, "dev", &dev_api, REGION, "api").unwrap();
 
     let inventory = load_inventory(&project_dir, &gateway).await;
@@ -444,7 +533,12 @@ async fn crlf_config_keeps_other_bytes() {
     let plan = plan(&editor, &inventory, false).unwrap();
     assert_eq!(
         step_kinds(&plan.steps),
-        ["WritePolicyFile", "SetPolicyFileKey", "UpdatePolicy", "CreateDeployment"]
+        [
+            "WritePolicyFile",
+            "SetPolicyFileKey",
+            "UpdatePolicy",
+            "CreateDeployment"
+        ]
     );
     let statuses = run_all(&plan.steps, &gateway).await;
     assert_all_done(&plan.steps, &statuses);
@@ -495,7 +589,9 @@ async fn shared_policy_file_split_on_request() {
     let shared_minified = deny_unless(&["203.0.113.0/24"]).to_string();
     let mut apis = Vec::new();
     for stage in ["dev", "prod"] {
-        let id = seed_rest_api(&client, "shared-app", "api", Some(&shared_minified)).await.unwrap();
+        let id = seed_rest_api(&client, "shared-app", "api", Some(&shared_minified))
+            .await
+            .unwrap();
         write_deployed_record(&project_dir, stage, &id, REGION, "api").unwrap();
         apis.push(id);
     }
@@ -525,20 +621,34 @@ async fn shared_policy_file_split_on_request() {
     let own_plan = plan(&editor, &inventory, true).unwrap();
     assert_eq!(
         step_kinds(&own_plan.steps),
-        ["WritePolicyFile", "SetPolicyFileKey", "UpdatePolicy", "CreateDeployment"]
+        [
+            "WritePolicyFile",
+            "SetPolicyFileKey",
+            "UpdatePolicy",
+            "CreateDeployment"
+        ]
     );
     let Step::WritePolicyFile { path, .. } = &own_plan.steps[0] else {
         unreachable!("checked by step_kinds");
     };
     assert_eq!(path, &own_path);
-    let Step::SetPolicyFileKey { chalice_stage, value, .. } = &own_plan.steps[1] else {
+    let Step::SetPolicyFileKey {
+        chalice_stage,
+        value,
+        ..
+    } = &own_plan.steps[1]
+    else {
         unreachable!("checked by step_kinds");
     };
-    assert_eq!((chalice_stage.as_str(), value.as_str()), ("prod", "apigw-policy-prod.json"));
+    assert_eq!(
+        (chalice_stage.as_str(), value.as_str()),
+        ("prod", "apigw-policy-prod.json")
+    );
     assert!(
-        own_plan
-            .notes
-            .contains(&"Stage prod gets its own policy file; other stages keep apigw-shared.json.".to_string()),
+        own_plan.notes.contains(
+            &"Stage prod gets its own policy file; other stages keep apigw-shared.json."
+                .to_string()
+        ),
         "{:?}",
         own_plan.notes
     );
@@ -546,9 +656,17 @@ async fn shared_policy_file_split_on_request() {
     let statuses = run_all(&own_plan.steps, &gateway).await;
     assert_all_done(&own_plan.steps, &statuses);
 
-    assert_eq!(fs::read_to_string(&shared_path).unwrap(), shared, "the shared file was written");
-    let own_document: Value = serde_json::from_str(&fs::read_to_string(&own_path).unwrap()).unwrap();
-    assert_eq!(own_document, deny_unless(&["203.0.113.0/24", "198.51.100.23/32"]));
+    assert_eq!(
+        fs::read_to_string(&shared_path).unwrap(),
+        shared,
+        "the shared file was written"
+    );
+    let own_document: Value =
+        serde_json::from_str(&fs::read_to_string(&own_path).unwrap()).unwrap();
+    assert_eq!(
+        own_document,
+        deny_unless(&["203.0.113.0/24", "198.51.100.23/32"])
+    );
 
     let reloaded = load_project(&project_dir).unwrap().unwrap();
     let prod_setting = reloaded.stage("prod").unwrap().policy_file.clone().unwrap();
@@ -560,9 +678,17 @@ async fn shared_policy_file_split_on_request() {
     assert!(reloaded.stages_sharing_policy_file("prod").is_empty());
 
     let prod_live = live_policy(&gateway, prod_api).await;
-    assert!(same_meaning(prod_live.as_ref(), Some(&own_document), &api_context(prod_api)));
+    assert!(same_meaning(
+        prod_live.as_ref(),
+        Some(&own_document),
+        &api_context(prod_api)
+    ));
     let dev_live = live_policy(&gateway, dev_api).await;
-    assert_eq!(dev_live, Some(deny_unless(&["203.0.113.0/24"])), "dev's live policy changed");
+    assert_eq!(
+        dev_live,
+        Some(deny_unless(&["203.0.113.0/24"])),
+        "dev's live policy changed"
+    );
 }
 
 #[tokio::test]
@@ -590,7 +716,15 @@ async fn oversized_policy_refused_before_writing() {
         if length > POLICY_MAX_CHARS {
             break length;
         }
-        editor.session.add(&format!("10.{}.{}.{}", next / 65536, (next / 256) % 256, next % 256)).unwrap();
+        editor
+            .session
+            .add(&format!(
+                "10.{}.{}.{}",
+                next / 65536,
+                (next / 256) % 256,
+                next % 256
+            ))
+            .unwrap();
         next += 1;
     };
 
@@ -600,8 +734,14 @@ async fn oversized_policy_refused_before_writing() {
 
     assert_eq!(fs::read(&config_path).unwrap(), config_before);
     assert_eq!(fs::read(&policy_path).unwrap(), policy_before);
-    assert_eq!(gateway.get_rest_api(&prod_api).await.unwrap().policy, live_before);
-    assert_eq!(deployment_id(&gateway, &prod_api, "api").await, deployment_before);
+    assert_eq!(
+        gateway.get_rest_api(&prod_api).await.unwrap().policy,
+        live_before
+    );
+    assert_eq!(
+        deployment_id(&gateway, &prod_api, "api").await,
+        deployment_before
+    );
 }
 
 #[tokio::test]
@@ -617,7 +757,10 @@ async fn server_gone_after_file_write() {
     let mut editor = open_editor(&inventory, "prod");
     editor.session.add("192.0.2.200").unwrap();
     let plan = plan(&editor, &inventory, false).unwrap();
-    assert_eq!(step_kinds(&plan.steps), ["WritePolicyFile", "UpdatePolicy", "CreateDeployment"]);
+    assert_eq!(
+        step_kinds(&plan.steps),
+        ["WritePolicyFile", "UpdatePolicy", "CreateDeployment"]
+    );
     let Step::WritePolicyFile { contents, .. } = &plan.steps[0] else {
         unreachable!("checked by step_kinds");
     };
@@ -628,12 +771,19 @@ async fn server_gone_after_file_write() {
     let error = run_step(&plan.steps[1], Some(&gateway)).await.unwrap_err();
     statuses[1] = StepStatus::Failed(error.clone());
 
-    assert!(error.to_lowercase().contains("connection refused"), "{error}");
+    assert!(
+        error.to_lowercase().contains("connection refused"),
+        "{error}"
+    );
     assert_eq!(
         outcome_summary(&plan.steps, &statuses),
         "policy file written, live policy not updated, not deployed"
     );
-    assert_eq!(&fs::read_to_string(&policy_path).unwrap(), contents, "the written file was lost");
+    assert_eq!(
+        &fs::read_to_string(&policy_path).unwrap(),
+        contents,
+        "the written file was lost"
+    );
 }
 
 #[tokio::test]
@@ -656,27 +806,51 @@ async fn deploy_fails_without_method_then_retries() {
     let mut editor = open_editor(&inventory, "dev");
     editor.session.add("198.51.100.5").unwrap();
     let plan = plan(&editor, &inventory, false).unwrap();
-    assert_eq!(step_kinds(&plan.steps), ["WritePolicyFile", "UpdatePolicy", "CreateDeployment"]);
+    assert_eq!(
+        step_kinds(&plan.steps),
+        ["WritePolicyFile", "UpdatePolicy", "CreateDeployment"]
+    );
 
     let mut statuses = run_all(&plan.steps, &gateway).await;
-    assert!(matches!(statuses[0], StepStatus::Done(_)), "{:?}", statuses[0]);
-    assert!(matches!(statuses[1], StepStatus::Done(_)), "{:?}", statuses[1]);
+    assert!(
+        matches!(statuses[0], StepStatus::Done(_)),
+        "{:?}",
+        statuses[0]
+    );
+    assert!(
+        matches!(statuses[1], StepStatus::Done(_)),
+        "{:?}",
+        statuses[1]
+    );
     let StepStatus::Failed(error) = &statuses[2] else {
-        panic!("CreateDeployment on an API without methods: {:?}", statuses[2]);
+        panic!(
+            "CreateDeployment on an API without methods: {:?}",
+            statuses[2]
+        );
     };
     assert!(error.contains("BadRequestException"), "{error}");
     assert_eq!(
         outcome_summary(&plan.steps, &statuses),
         "policy file written, live policy updated, not deployed"
     );
-    let file_document: Value =
-        serde_json::from_str(&fs::read_to_string(project_dir.join(".chalice/apigw-policy-dev.json")).unwrap())
-            .unwrap();
+    let file_document: Value = serde_json::from_str(
+        &fs::read_to_string(project_dir.join(".chalice/apigw-policy-dev.json")).unwrap(),
+    )
+    .unwrap();
     let live = live_policy(&gateway, &rest_api_id).await;
-    assert!(same_meaning(live.as_ref(), Some(&file_document), &api_context(&rest_api_id)));
+    assert!(same_meaning(
+        live.as_ref(),
+        Some(&file_document),
+        &api_context(&rest_api_id)
+    ));
 
     // Give the API a method, then run only the failed step again.
-    let resources = client.get_resources().rest_api_id(&rest_api_id).send().await.unwrap();
+    let resources = client
+        .get_resources()
+        .rest_api_id(&rest_api_id)
+        .send()
+        .await
+        .unwrap();
     let root_id = resources.items()[0].id().unwrap().to_string();
     client
         .put_method()

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 
 use ipgate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
 use ipgate::core::chalice::load_project;
-use ipgate::save::Step;
+use ipgate::save::{Conflict, Step, StepError};
 use ipgate::ui::app::{App, Screen};
 use ipgate::ui::editor::{Overlay, Prompt};
 use ipgate::ui::message::{Effect, Message};
@@ -278,7 +278,7 @@ fn save_confirms_then_reports_undeployed() {
     app.update(Message::SaveStepFinished {
         run_id,
         index: 2,
-        result: Err("BadRequestException: No integration defined for method".to_string()),
+        result: Err(StepError::Failed("BadRequestException: No integration defined for method".to_string())),
     });
 
     let status = app.status.clone().unwrap();
@@ -465,4 +465,42 @@ fn access_denied_is_shown_and_kept() {
     let screen = render(&app, 120, 30);
     assert!(screen.contains("AccessDeniedException"), "{screen}");
     assert!(app.error_history.iter().any(|error| error.contains("AccessDeniedException")));
+}
+
+#[test]
+fn live_conflict_applies_edit_on_top() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "192.0.2.5");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+    let effects = app.update(key(KeyCode::Char('y')));
+    let [Effect::RunSave { run_id, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let run_id = *run_id;
+
+    // Someone added 203.0.113.99/32 live between load and save.
+    let changed_live = serde_json::from_str(&PROD_LIVE.replace("203.0.113.0/24", "203.0.113.0/24\",\"203.0.113.99/32")).unwrap();
+    app.update(Message::SaveStepFinished { run_id, index: 0, result: Ok(None) });
+    app.update(Message::SaveStepFinished {
+        run_id,
+        index: 1,
+        result: Err(StepError::Conflict(Conflict::LivePolicy {
+            rest_api_id: PROD_API.to_string(),
+            current: Some(changed_live),
+        })),
+    });
+    let screen = render(&app, 100, 40);
+    assert!(screen.contains("changed since ipgate loaded it"), "{screen}");
+    assert!(screen.contains("203.0.113.99/32"), "{screen}");
+    assert!(screen.contains("+192.0.2.5/32"), "{screen}");
+
+    app.update(key(KeyCode::Char('a')));
+    let entries = &editor(&app).session.entries;
+    assert!(entries.contains(&"203.0.113.99/32".to_string()), "{entries:?}");
+    assert!(entries.contains(&"192.0.2.5/32".to_string()), "{entries:?}");
+    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
 }

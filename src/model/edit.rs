@@ -317,6 +317,33 @@ impl EditSession {
         }
     }
 
+    /// Re-applies this session's change on top of `base`, a newer version of the document
+    /// that someone else changed: entries the user added are added to its list, entries the
+    /// user removed are removed, and everything else comes from `base`.
+    pub fn rebase(&mut self, base: Option<Value>) -> Result<(), PolicyError> {
+        let (added, removed) = self.changes();
+        let access = stage_access(base.as_ref(), &self.target.stage, &self.target.api)?;
+        let original_entries = match &access {
+            StageAccess::Allowlist(allowlist) => allowlist.cidrs.clone(),
+            StageAccess::Unrestricted | StageAccess::Closed => Vec::new(),
+        };
+
+        let mut entries: Vec<String> =
+            original_entries.iter().filter(|entry| !removed.contains(entry)).cloned().collect();
+        for entry in added {
+            if !entries.contains(&entry) {
+                entries.push(entry);
+            }
+        }
+
+        self.base = base;
+        self.original_access = access;
+        self.original_entries = original_entries;
+        self.entries = entries;
+        self.undo_stack.clear();
+        Ok(())
+    }
+
     /// Added and removed entries against the start of the session, by covered network text.
     pub fn changes(&self) -> (Vec<String>, Vec<String>) {
         let added = self.entries.iter().filter(|entry| !self.original_entries.contains(entry)).cloned().collect();

@@ -62,7 +62,8 @@ pub enum SyncStatus {
     Loading,
     InSync,
     Differ,
-    /// A Chalice stage whose REST API is not reachable or no longer exists.
+    /// A Chalice stage whose REST API, or its stage on that REST API, is not reachable or no
+    /// longer exists.
     LocalOnly,
     /// A live stage that no Chalice stage of the project is deployed to.
     LiveOnly,
@@ -258,14 +259,20 @@ impl Inventory {
                 Some(Err(error)) => Err(error.clone()),
                 None => Ok(None),
             };
-            let api_listed = rest_api_id.as_ref().is_some_and(|id| self.apis.contains_key(id));
+            let api_stages =
+                rest_api_id.as_ref().and_then(|id| self.apis.get(id)).map(|api| &api.stages);
 
-            let status = match (&local, &stage.deployed, &self.connection) {
-                (Err(error), _, _) => SyncStatus::Error(error.clone()),
-                (_, None, _) => SyncStatus::NotDeployed,
-                (_, Some(_), Connection::Connecting) => SyncStatus::Loading,
-                (_, Some(_), _) if api_listed => SyncStatus::Loading,
-                (_, Some(_), _) => SyncStatus::LocalOnly,
+            // Once the REST API's stages are loaded, a deployed stage without a live row is one
+            // that the REST API does not have or no longer has.
+            let status = match (&local, &stage.deployed, &self.connection, api_stages) {
+                (Err(error), _, _, _) => SyncStatus::Error(error.clone()),
+                (_, None, _, _) => SyncStatus::NotDeployed,
+                (_, Some(_), Connection::Connecting, _) => SyncStatus::Loading,
+                (_, Some(_), _, Some(Load::Loading)) => SyncStatus::Loading,
+                (_, Some(_), _, Some(Load::Failed(error))) => {
+                    SyncStatus::Error(format!("listing stages failed: {error}"))
+                }
+                (_, Some(_), _, Some(Load::Ready(_)) | None) => SyncStatus::LocalOnly,
             };
             let allowlist_summary = match local {
                 Ok(local) => summarize_access(local, &stage.api_gateway_stage, &api_context),

@@ -8,4 +8,4 @@ mod plan;
 mod run;
 
 pub use plan::{PlanInput, SavePlan, Step, plan_save};
-pub use run::{StepStatus, outcome_summary, run_step};
+pub use run::{Conflict, StepError, StepStatus, outcome_summary, run_step, run_step_checked};

@@ -13,11 +13,20 @@ use crate::core::resource::ApiContext;
 /// One step of a save.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    WritePolicyFile { path: PathBuf, contents: String },
-    /// Writes config.json with `api_gateway_policy_file` set for one Chalice stage.
-    SetPolicyFileKey { config_path: PathBuf, chalice_stage: String, value: String, new_text: String },
-    /// `UpdateRestApi` replace `/policy`; an empty policy removes it.
-    UpdatePolicy { rest_api_id: String, policy: String },
+    /// Writes the policy file, unless its text is no longer `expected` (`None`: no file).
+    WritePolicyFile { path: PathBuf, contents: String, expected: Option<String> },
+    /// Writes config.json with `api_gateway_policy_file` set for one Chalice stage, unless
+    /// config.json is no longer `expected`.
+    SetPolicyFileKey {
+        config_path: PathBuf,
+        chalice_stage: String,
+        value: String,
+        new_text: String,
+        expected: String,
+    },
+    /// `UpdateRestApi` replace `/policy`; an empty policy removes it. The live policy is read
+    /// first and must still mean `expected_live`.
+    UpdatePolicy { rest_api_id: String, policy: String, expected_live: Option<Value>, api: ApiContext },
     CreateDeployment { rest_api_id: String, stage: String, description: String },
 }
 
@@ -30,7 +39,7 @@ impl Step {
                 "set stages.{chalice_stage}.api_gateway_policy_file = \"{value}\" in {}",
                 display_path(config_path, root)
             ),
-            Step::UpdatePolicy { rest_api_id, policy } if policy.is_empty() => {
+            Step::UpdatePolicy { rest_api_id, policy, .. } if policy.is_empty() => {
                 format!("remove the resource policy of REST API {rest_api_id}")
             }
             Step::UpdatePolicy { rest_api_id, .. } => {
@@ -157,7 +166,9 @@ fn plan_local_steps(
     if !file_matches {
         let line_ending = input.local_text.map(detect_line_ending).unwrap_or("\n");
         let contents = format_policy_file(document, line_ending);
-        plan.steps.push(Step::WritePolicyFile { path: path.clone(), contents });
+        // A new file of this stage's own must not exist yet; an existing one must be unchanged.
+        let expected = if needs_own_key { None } else { input.local_text.map(str::to_string) };
+        plan.steps.push(Step::WritePolicyFile { path: path.clone(), contents, expected });
     }
 
     if needs_own_key {
@@ -169,6 +180,7 @@ fn plan_local_steps(
             chalice_stage: chalice_stage.to_string(),
             value,
             new_text,
+            expected: project.config_text.clone(),
         });
     }
 
@@ -198,7 +210,12 @@ fn plan_live_steps(input: &PlanInput, rest_api_id: &str, plan: &mut SavePlan) {
     }
 
     let policy = input.proposed.map(to_minified).unwrap_or_default();
-    plan.steps.push(Step::UpdatePolicy { rest_api_id: rest_api_id.to_string(), policy });
+    plan.steps.push(Step::UpdatePolicy {
+        rest_api_id: rest_api_id.to_string(),
+        policy,
+        expected_live: input.live.cloned(),
+        api: input.api.clone(),
+    });
     plan.steps.push(Step::CreateDeployment {
         rest_api_id: rest_api_id.to_string(),
         stage: input.stage.to_string(),

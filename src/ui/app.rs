@@ -5,6 +5,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
 use crate::core::chalice::Project;
 use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
+use crate::save::StepError;
 
 use super::editor::{EditorOutcome, EditorState};
 use super::message::{Effect, Message};
@@ -431,7 +432,12 @@ impl App {
         }
     }
 
-    fn on_save_step(&mut self, run_id: u64, index: usize, result: Result<Option<String>, String>) -> Vec<Effect> {
+    fn on_save_step(
+        &mut self,
+        run_id: u64,
+        index: usize,
+        result: Result<Option<String>, StepError>,
+    ) -> Vec<Effect> {
         let Screen::Editor(editor) = &mut self.screen else {
             tracing::info!(run_id, index, "dropping a save result: the editor is closed");
             return Vec::new();

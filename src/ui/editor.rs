@@ -7,7 +7,9 @@ use crossterm::event::{KeyCode, KeyEvent};
 use crate::core::cidr::parse_entry;
 use crate::model::edit::{AddOutcome, EditSession, EditTarget, EmptyChoice, SaveBlocker};
 use crate::model::{Connection, Inventory, StageRow};
-use crate::save::{PlanInput, SavePlan, Step, StepStatus, outcome_summary, plan_save};
+use crate::core::chalice::PolicyFile;
+use crate::core::policy::parse_document;
+use crate::save::{Conflict, PlanInput, SavePlan, Step, StepError, StepStatus, outcome_summary, plan_save};
 
 /// What the app must do after the editor handled a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +96,8 @@ pub struct SaveRun {
     pub plan: SavePlan,
     pub statuses: Vec<StepStatus>,
     pub run_id: u64,
+    /// What changed under ipgate, when a step stopped because of it.
+    pub conflict: Option<Conflict>,
 }
 
 impl SaveRun {
@@ -118,6 +122,8 @@ impl SaveRun {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishedRun {
     pub failed: bool,
+    /// The run stopped because something changed under ipgate.
+    pub conflict: bool,
     pub summary: String,
     pub touched_files: bool,
     pub touched_rest_api: Option<String>,
@@ -127,6 +133,10 @@ pub struct FinishedRun {
 impl FinishedRun {
     pub fn status_line(&self) -> (String, bool) {
         match &self.error {
+            Some(error) if self.conflict => (
+                format!("Save stopped: {error}. Press a to apply your edit on top, Esc to cancel."),
+                true,
+            ),
             Some(error) => (format!("Save stopped: {}. {error}. Press r to retry.", self.summary), true),
             None => (format!("Saved: {}.", self.summary), false),
         }
@@ -240,7 +250,7 @@ impl EditorState {
             Overlay::None => self.on_list_key(key, inventory),
             Overlay::Preview { tab, scroll } => self.on_preview_key(key, tab, scroll, inventory),
             Overlay::Confirm(confirm) => self.on_confirm_key(key, confirm, inventory),
-            Overlay::Progress(run) => self.on_progress_key(key, &run),
+            Overlay::Progress(run) => self.on_progress_key(key, &run, inventory),
         }
     }
 
@@ -496,7 +506,7 @@ impl EditorState {
             KeyCode::Char('y') => {
                 let steps = confirm.plan.steps.clone();
                 let statuses = vec![StepStatus::Pending; steps.len()];
-                self.overlay = Overlay::Progress(SaveRun { plan: confirm.plan, statuses, run_id: 0 });
+                self.overlay = Overlay::Progress(SaveRun { plan: confirm.plan, statuses, run_id: 0, conflict: None });
                 EditorOutcome::RunSave { steps, from: 0 }
             }
             KeyCode::Char('o') if !confirm.shared_with.is_empty() => {
@@ -516,9 +526,19 @@ impl EditorState {
         }
     }
 
-    fn on_progress_key(&mut self, key: KeyEvent, run: &SaveRun) -> EditorOutcome {
+    fn on_progress_key(&mut self, key: KeyEvent, run: &SaveRun, inventory: &Inventory) -> EditorOutcome {
         if run.is_running() {
             return EditorOutcome::info("A save is running; wait for it to finish.");
+        }
+        if let Some(conflict) = &run.conflict {
+            return match key.code {
+                KeyCode::Char('a') => self.apply_on_top(conflict, inventory),
+                KeyCode::Esc | KeyCode::Char('q') => {
+                    self.overlay = Overlay::None;
+                    EditorOutcome::info("Save cancelled at the conflict; your edit is still here.")
+                }
+                _ => EditorOutcome::None,
+            };
         }
         if let Some(failed) = run.failed_step()
             && key.code == KeyCode::Char('r')
@@ -533,6 +553,52 @@ impl EditorState {
             }
             _ => EditorOutcome::None,
         }
+    }
+
+    /// Rebases the edit on the version that changed under ipgate, then asks to confirm again.
+    fn apply_on_top(&mut self, conflict: &Conflict, inventory: &Inventory) -> EditorOutcome {
+        let rebased = match conflict {
+            Conflict::LivePolicy { current, .. } => {
+                self.session.live = current.clone();
+                self.session.rebase(current.clone()).map_err(|error| error.to_string())
+            }
+            Conflict::LocalFile { path, current } => {
+                let file = match current {
+                    Some(text) => match parse_document(text) {
+                        Ok(document) => Some(PolicyFile { path: path.clone(), text: text.clone(), document }),
+                        Err(error) => {
+                            return EditorOutcome::error(format!(
+                                "{} on disk is not a valid policy: {error}. Fix it, then edit again.",
+                                self.display_path(path)
+                            ));
+                        }
+                    },
+                    None => None,
+                };
+                let base = file.as_ref().map(|file| file.document.clone()).or_else(|| self.session.live.clone());
+                self.session.local = file;
+                self.session.rebase(base).map_err(|error| error.to_string())
+            }
+            Conflict::LocalFileExists { path, .. } => {
+                return EditorOutcome::error(format!(
+                    "{} exists already. Rename it, or set api_gateway_policy_file to it, then reload (r).",
+                    self.display_path(path)
+                ));
+            }
+            Conflict::ConfigFile { path } => {
+                return EditorOutcome::error(format!(
+                    "{} changed on disk. Go back, reload (r) and edit again.",
+                    self.display_path(path)
+                ));
+            }
+        };
+
+        if let Err(error) = rebased {
+            return EditorOutcome::error(format!("Cannot apply the edit on top: {error}"));
+        }
+        self.overlay = Overlay::None;
+        self.clamp_selection();
+        self.begin_save(inventory)
     }
 
     /// Marks the steps from `from` as pending and the first as running.
@@ -553,7 +619,7 @@ impl EditorState {
         &mut self,
         run_id: u64,
         index: usize,
-        result: Result<Option<String>, String>,
+        result: Result<Option<String>, StepError>,
     ) -> Option<FinishedRun> {
         let Overlay::Progress(run) = &mut self.overlay else {
             return None;
@@ -563,10 +629,14 @@ impl EditorState {
             return None;
         }
 
-        let error = result.as_ref().err().cloned();
+        let error = result.as_ref().err().map(ToString::to_string);
+        run.conflict = match &result {
+            Err(StepError::Conflict(conflict)) => Some(conflict.clone()),
+            _ => None,
+        };
         run.statuses[index] = match result {
             Ok(detail) => StepStatus::Done(detail),
-            Err(error) => StepStatus::Failed(error),
+            Err(error) => StepStatus::Failed(error.to_string()),
         };
         let next = index + 1;
         if error.is_none() && next < run.statuses.len() {
@@ -592,6 +662,13 @@ impl EditorState {
         if error.is_none() {
             self.saved = true;
         }
-        Some(FinishedRun { failed: error.is_some(), summary: run.summary(), touched_files, touched_rest_api, error })
+        Some(FinishedRun {
+            failed: error.is_some(),
+            conflict: run.conflict.is_some(),
+            summary: run.summary(),
+            touched_files,
+            touched_rest_api,
+            error,
+        })
     }
 }

@@ -43,7 +43,11 @@ const PREVIEW: &[KeyHelp] = &[
 
 const CONFIRM: &[KeyHelp] = &[("y", "run these steps"), ("o", "own file on/off (shared files)"), ("any other key", "cancel")];
 
-const PROGRESS: &[KeyHelp] = &[("r", "retry from the failed step"), ("Esc", "back")];
+const PROGRESS: &[KeyHelp] = &[
+    ("r", "retry from the failed step"),
+    ("a", "after a conflict: apply your edit on top of the current version"),
+    ("Esc", "back"),
+];
 
 const EMPTY_CHOICE: &[KeyHelp] = &[("o", "open to everyone"), ("c", "closed to everyone"), ("Esc", "undo the removal")];
 

@@ -3,7 +3,7 @@
 use crossterm::event::Event;
 
 use crate::aws::{AwsError, RestApiSummary, StageSummary};
-use crate::save::Step;
+use crate::save::{Step, StepError};
 
 #[derive(Debug)]
 pub enum Message {
@@ -13,7 +13,7 @@ pub enum Message {
     RestApisListed(Result<Vec<RestApiSummary>, AwsError>),
     StagesListed { rest_api_id: String, result: Result<Vec<StageSummary>, AwsError> },
     RestApiRefreshed { rest_api_id: String, result: Result<RestApiSummary, AwsError> },
-    SaveStepFinished { run_id: u64, index: usize, result: Result<Option<String>, String> },
+    SaveStepFinished { run_id: u64, index: usize, result: Result<Option<String>, StepError> },
 }
 
 /// Work the app asks the runtime to do.

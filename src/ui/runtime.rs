@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use crate::aws::Gateway;
-use crate::save::{Step, run_step};
+use crate::save::{Step, run_step_checked};
 
 use super::app::App;
 use super::message::{Effect, Message};
@@ -234,7 +234,7 @@ async fn run_save(
 ) {
     for (index, step) in steps.iter().enumerate().skip(from) {
         tracing::info!(run_id, index, step = ?step_name(step), "save step started");
-        let result = run_step(step, gateway.as_ref()).await;
+        let result = run_step_checked(step, gateway.as_ref()).await;
         match &result {
             Ok(detail) => tracing::info!(run_id, index, ?detail, "save step done"),
             Err(error) => tracing::warn!(run_id, index, %error, "save step failed"),

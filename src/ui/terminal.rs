@@ -1,6 +1,7 @@
 //! Entering and leaving the terminal's raw mode and alternate screen, on every exit path.
 
 use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::execute;
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
@@ -8,6 +9,11 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+
+/// True from raw mode on until [`restore`] has run. Leaving the alternate screen also restores
+/// the cursor saved on entering it, so a second leave after a panic message was printed would
+/// move the cursor back above the message, and the shell prompt would overwrite it.
+static ENTERED: AtomicBool = AtomicBool::new(false);
 
 /// Restores the terminal when dropped, so an early return or an error restores it too.
 pub struct TerminalGuard {
@@ -19,6 +25,7 @@ impl TerminalGuard {
     pub fn enter() -> io::Result<TerminalGuard> {
         install_panic_hook();
         enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
         if let Err(error) = execute!(io::stdout(), EnterAlternateScreen) {
             restore();
             return Err(error);
@@ -41,8 +48,12 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves the alternate screen and raw mode; safe to call more than once.
+/// Leaves the alternate screen and raw mode. Calls after the first do nothing until the next
+/// [`TerminalGuard::enter`].
 pub fn restore() {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
     let _ = disable_raw_mode();
 }

@@ -231,6 +231,12 @@ impl PtySession {
         output.parser.screen().alternate_screen()
     }
 
+    /// Returns the cursor's (row, column) on the parsed screen, counted from zero.
+    pub fn cursor_position(&self) -> (u16, u16) {
+        let output = self.output.lock().expect("output lock");
+        output.parser.screen().cursor_position()
+    }
+
     /// Waits until the screen contains `text`; returns the screen at that moment.
     pub fn wait_for_text(&mut self, text: &str) -> String {
         self.wait_until(&format!("screen contains {text:?}"), |screen| {

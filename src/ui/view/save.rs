@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Tabs, Wrap};
 use serde_json::Value;
 
-use crate::core::diff::diff_lines;
+use crate::core::diff::{DiffLine, diff_lines};
 use crate::core::live::same_meaning;
 use crate::core::policy::{POLICY_MAX_CHARS, policy_length, to_pretty};
-use crate::save::StepStatus;
+use crate::save::{Conflict, StepStatus};
 use crate::ui::editor::{ConfirmState, EditorState, PreviewTab, SaveRun};
 
 use super::json::{diff_line, highlight_line};
@@ -133,6 +133,35 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, editor: &EditorState, confirm
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
+/// What changed under ipgate, the user's own change, and the way forward.
+fn conflict_lines(editor: &EditorState, conflict: &Conflict) -> Vec<Line<'static>> {
+    let session = &editor.session;
+    let (loaded, current) = match conflict {
+        Conflict::LivePolicy { current, .. } => {
+            (session.live.as_ref().map(to_pretty), current.as_ref().map(to_pretty))
+        }
+        Conflict::LocalFile { current, .. } => (session.local.as_ref().map(|file| file.text.clone()), current.clone()),
+        Conflict::LocalFileExists { current, .. } => (None, Some(current.clone())),
+        Conflict::ConfigFile { .. } => (None, None),
+    };
+
+    let (added, removed) = session.changes();
+    let mut change: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
+    change.extend(removed.iter().map(|entry| format!("-{entry}")));
+
+    let mut lines = vec![
+        Line::styled(format!("Stopped: {conflict}. Nothing was overwritten."), Style::new().fg(Color::Red)),
+        Line::from(format!("Your edit: {}", if change.is_empty() { "no entry changes".to_string() } else { change.join(" ") })),
+        Line::styled("What changed (- as loaded, + now):", Style::new().fg(Color::Gray)),
+    ];
+    let loaded = loaded.unwrap_or_else(|| "(nothing)".to_string());
+    let current = current.unwrap_or_else(|| "(nothing)".to_string());
+    lines.extend(diff_lines(&loaded, &current).iter().filter(|line| !matches!(line, DiffLine::Same(_))).map(diff_line));
+    lines.push(Line::from(""));
+    lines.push(Line::from("Press a to apply your edit on top of the current version, Esc to cancel."));
+    lines
+}
+
 pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &SaveRun) {
     let mut lines = Vec::new();
     for (step, status) in run.plan.steps.iter().zip(&run.statuses) {
@@ -155,6 +184,8 @@ pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &
     lines.push(Line::from(""));
     if run.is_running() {
         lines.push(Line::from("Saving..."));
+    } else if let Some(conflict) = &run.conflict {
+        lines.extend(conflict_lines(editor, conflict));
     } else if run.failed_step().is_some() {
         lines.push(Line::styled(format!("Stopped: {}.", run.summary()), Style::new().fg(Color::Red)));
         lines.push(Line::from("Press r to retry from the failed step, Esc to go back to the editor."));
