@@ -40,13 +40,13 @@ pub struct PolicyVersion {
     pub chalice_stage: Option<String>,
     /// The deployment the stage served before the change.
     pub deployment_id: Option<String>,
-    /// The live resource policy before the change, minified; `None` when the REST API had none.
+    /// The live resource policy before the change, minified, or `None` when the REST API had none.
     pub policy: Option<String>,
     /// The local policy file, when the project has one.
     pub local_file: Option<PathBuf>,
     /// The text of the local policy file before the change.
     pub local_text: Option<String>,
-    /// Why the version was recorded, such as "before save" or "before rollback".
+    /// The reason for recording the version, such as "before save" or "before rollback".
     pub reason: String,
 }
 
@@ -94,8 +94,8 @@ pub enum HistoryError {
 
 /// The policy history and audit log under one data directory.
 ///
-/// Each method opens its file anew, so several stores on the same directory (or several
-/// processes) can be used at once: appends are whole lines.
+/// Each method opens its file anew, so several stores or processes can share one directory, and
+/// each append writes a whole line.
 #[derive(Debug, Clone)]
 pub struct HistoryStore {
     dir: PathBuf,
@@ -212,8 +212,8 @@ fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> H
 /// Appends `record` as one JSON line with a single `write_all` on a file opened with O_APPEND,
 /// then syncs the data.
 ///
-/// NOTE: POSIX does not promise that concurrent O_APPEND writes of a regular file never
-/// interleave. Linux local file systems write each call whole, and lines here are a few KiB.
+/// The exclusive lock keeps writers in other threads and processes from interleaving with this
+/// one, and keeps readers from seeing half a line. It is advisory: only ipgate takes it.
 fn append_line<T: Serialize>(path: &Path, record: &T) -> Result<(), HistoryError> {
     let mut line = serde_json::to_vec(record).map_err(|source| HistoryError::Encode {
         path: path.to_path_buf(),
@@ -231,10 +231,10 @@ fn append_line<T: Serialize>(path: &Path, record: &T) -> Result<(), HistoryError
         .create(true)
         .open(path)
         .map_err(io_error("open", path))?;
+    file.lock().map_err(io_error("lock", path))?;
 
     // A crash mid-write can leave a last line without its newline. Starting a new line keeps
-    // this record whole; at worst a concurrent writer makes that an empty line, which readers
-    // skip.
+    // this record whole.
     if !ends_with_newline(&mut file).map_err(io_error("read the end of", path))? {
         line.insert(0, b'\n');
     }
@@ -266,20 +266,25 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Windows cannot open a directory as a file, and NTFS journals the new entry itself.
+/// NOTE: Windows cannot open a directory with `File::open`, so a new file's directory entry is
+/// not synced there.
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads every line of a JSON Lines file. A missing file has no records; blank lines are
-/// skipped silently and corrupt ones with a warning.
+/// Reads every line of a JSON Lines file. A missing file has no records. Blank lines are skipped
+/// silently, and corrupt ones with a warning.
 fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, HistoryError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let mut file = match File::open(path) {
+        Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(io_error("read", path)(error)),
+        Err(error) => return Err(io_error("open", path)(error)),
     };
+    file.lock_shared().map_err(io_error("lock", path))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(io_error("read", path))?;
 
     let mut records = Vec::new();
     for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {

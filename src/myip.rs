@@ -26,7 +26,7 @@ pub const MAX_BODY_BYTES: usize = 1024;
 
 const USER_AGENT_VALUE: &str = concat!("ipgate/", env!("CARGO_PKG_VERSION"));
 
-/// Where the public address comes from.
+/// The source of the public address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MyIpSource {
     /// The address the user passed.
@@ -64,8 +64,8 @@ pub enum MyIpError {
 /// Finds the user's public address. A lookup is one HTTP GET, and `timeout` bounds all of it:
 /// connecting, the TLS handshake and reading the body.
 ///
-/// NOTE: the lookup connects directly and ignores `HTTPS_PROXY`; behind a proxy the user passes
-/// the address instead.
+/// NOTE: the lookup connects directly and ignores `HTTPS_PROXY`, so behind a proxy the user
+/// passes the address instead.
 pub async fn find_my_ip(source: &MyIpSource, timeout: Duration) -> Result<IpAddr, MyIpError> {
     match source {
         MyIpSource::Given(address) => Ok(*address),
@@ -163,7 +163,8 @@ where
         biased;
         body = &mut response => body,
         closed = &mut connection => match closed {
-            // The server may close a `Connection: close` exchange before the body is read.
+            // The connection can end before the response future runs again, and the body it
+            // already received is still readable.
             Ok(()) => response.await,
             Err(error) => Err(failed(&error)),
         },

@@ -1,8 +1,8 @@
-//! Inputs that must get the right answer, checked where the editor meets them: the home screen
-//! rows, the edit session and the save plan. Nothing here touches the network.
+//! Inputs with one correct result, checked where the editor meets them: the home screen rows,
+//! the edit session and the save plan. Nothing here touches the network.
 //!
-//! The core modules check the same inputs one function at a time in their own unit tests; these
-//! tests check that the answers survive the way up to the session and the plan.
+//! The core modules check the same inputs one function at a time in their own unit tests. These
+//! tests check that the results survive the way up to the session and the plan.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -52,7 +52,7 @@ fn deny_unless(cidrs: &[&str]) -> Value {
     ]})
 }
 
-/// A session on stage `api` of a live REST API that belongs to no Chalice project.
+/// Opens a session on stage `api` of a live REST API that belongs to no Chalice project.
 fn live_session(live: Option<Value>) -> EditSession {
     let target = EditTarget {
         rest_api_id: Some(API_ID.to_string()),
@@ -64,13 +64,13 @@ fn live_session(live: Option<Value>) -> EditSession {
     EditSession::new(target, None, None, live, true).unwrap()
 }
 
-/// The `aws:SourceIp` list of the statement at `index` of the session's proposed document.
+/// Returns the `aws:SourceIp` list of the statement at `index` of the session's proposed document.
 fn proposed_list(session: &EditSession, index: usize, operator: &str) -> Value {
     let proposed = session.proposed_document().unwrap().unwrap();
     proposed["Statement"][index]["Condition"][operator]["aws:SourceIp"].clone()
 }
 
-/// Plans the session's save as the editor does; `online` stands for a reachable, listed API.
+/// Plans the session's save as the editor does. `online` means the REST API is listed.
 fn plan(
     session: &EditSession,
     project: Option<&Project>,
@@ -118,7 +118,7 @@ fn stage(name: &str) -> StageSummary {
     }
 }
 
-/// An online inventory whose REST APIs are listed with their stages: (id, policy, stages).
+/// Builds an online inventory whose REST APIs are listed with their stages: (id, policy, stages).
 fn inventory(
     project: Option<Project>,
     region: &str,
@@ -188,7 +188,7 @@ fn write_project(project_dir: &Path, config: &[u8], files: &[(&str, &str)]) {
     }
 }
 
-/// Every file under `dir` with its bytes.
+/// Reads every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     for entry in fs::read_dir(dir).unwrap() {
@@ -202,7 +202,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
-/// True when some `aws:SourceIp` condition, in any spelling, holds an empty list.
+/// True when some `aws:SourceIp` condition, in any spelling, contains an empty list.
 fn has_empty_source_ip_list(value: &Value) -> bool {
     match value {
         Value::Object(fields) => fields.iter().any(|(key, value)| {
@@ -250,7 +250,7 @@ fn escaped_live_policy_lists_one_cidr() {
 
 #[test]
 fn absent_live_policy_is_open() {
-    // moto returns null; AWS omits the field; some emulators return "".
+    // moto returns null, AWS omits the field, and some emulators return "".
     for raw in [None, Some(""), Some("null")] {
         let inventory = inventory(None, REGION, &[(API_ID, raw, &["api"])]);
         let rows = inventory.rows();
@@ -447,7 +447,7 @@ fn host_bits_normalised_on_request() {
             covers: "2001:db8::/40".parse().unwrap()
         }]
     );
-    // Kept as written until the user asks.
+    // Kept as written until the user normalises them.
     assert_eq!(
         proposed_list(&session, 1, "NotIpAddress"),
         json!(["192.0.2.77/24", "2001:db8:4::/40"])
@@ -573,7 +573,7 @@ fn unrestricted_entry_needs_confirmation() {
     session.confirm_unrestricted(true);
     assert_eq!(session.save_blocker(), None);
 
-    // A later change asks again.
+    // A later change needs a new confirmation.
     session.add("198.51.100.1").unwrap();
     assert_eq!(session.save_blocker(), blocked(false));
 }
@@ -737,7 +737,7 @@ fn removing_only_entry_needs_choice() {
     }
 }
 
-/// A Chalice project whose dev policy file is shape B with a `Sid` of `padding` characters.
+/// Writes a Chalice project whose dev policy file is shape B with a `Sid` of `padding` characters.
 fn padded_project(dir: &Path, padding: usize) -> Project {
     let mut document = deny_unless(&["192.0.2.0/24"]);
     document["Statement"][1]["Sid"] = json!("x".repeat(padding));
@@ -747,7 +747,7 @@ fn padded_project(dir: &Path, padding: usize) -> Project {
     load_project(dir).unwrap().unwrap()
 }
 
-/// A session on the dev stage of `project` (not deployed) with one address added.
+/// Opens a session on the dev stage of `project` (not deployed) with one address added.
 fn padded_session(project: &Project) -> EditSession {
     let target = EditTarget {
         rest_api_id: None,
@@ -804,7 +804,7 @@ fn policy_over_quota_refused() {
     let error = plan(&session, Some(&project), false).unwrap_err();
     assert_eq!(
         error,
-        "invalid policy: the policy is 8193 characters; API Gateway accepts at most 8192"
+        "the policy is 8193 characters; API Gateway accepts at most 8192. Remove or merge entries"
     );
     assert_eq!(snapshot(over_dir.path()), before);
 }

@@ -1,8 +1,9 @@
 //! The real Chalice CLI as the judge of what ipgate saved: after ipgate saves a stage, the policy
 //! that `chalice package` would deploy must mean the same as the live policy ipgate set.
 //!
-//! `chalice package` reads only local files: with a region in the environment it makes no AWS
-//! call. It runs with dummy credentials and a temporary HOME, so no user configuration leaks in.
+//! With a region in the environment, `chalice package` (Chalice 1.34.0) reads only local files
+//! and makes no AWS call. It runs with dummy credentials and a temporary HOME, so no user
+//! configuration leaks in.
 
 mod common;
 
@@ -64,7 +65,7 @@ fn open_session(inventory: &Inventory, chalice_stage: &str) -> EditSession {
     EditSession::new(target, local, local_path, live, true).unwrap()
 }
 
-/// Plans the session's save and runs every step; fails on the first failed step.
+/// Plans the session's save and runs every step, failing on the first failed step.
 async fn save(session: &EditSession, inventory: &Inventory, gateway: &Gateway) {
     let proposed = session.proposed_document().unwrap();
     let target = &session.target;

@@ -18,6 +18,7 @@ const ADD_PROMPT: &str = "Type an IPv4 or IPv6 address";
 const CONFIRM_TITLE: &str = "Confirm save";
 const SAVE_DONE: &str = "Done: policy file written";
 const QUIT_QUESTION: &str = "Quit and lose them?";
+const MODIFIED_MARK: &str = "(modified)";
 const TOO_SMALL: &str = "too small";
 const PANIC_MESSAGE: &str = "panicking on purpose";
 
@@ -51,7 +52,9 @@ fn save_prod_updates_file_live_policy_and_deployment() {
 
     assert!(status.success(), "ipgate exited with {status:?}");
 
-    let policy_path = fixture.project_dir().join(".chalice/apigw-policy-prod.json");
+    let policy_path = fixture
+        .project_dir()
+        .join(".chalice/apigw-policy-prod.json");
     let policy_text = std::fs::read_to_string(&policy_path).expect("read the prod policy file");
     assert_eq!(
         policy_text.matches("198.51.100.7/32").count(),
@@ -62,7 +65,11 @@ fn save_prod_updates_file_live_policy_and_deployment() {
 
     let live_policy = live_policy(&fixture, &api_id);
     assert!(
-        same_meaning(Some(&live_policy), Some(&file_policy), &api_context(&api_id)),
+        same_meaning(
+            Some(&live_policy),
+            Some(&file_policy),
+            &api_context(&api_id)
+        ),
         "the live policy differs from the file:\nlive: {live_policy}\nfile: {file_policy}"
     );
 
@@ -109,7 +116,11 @@ fn save_dev_creates_policy_file_and_config_key() {
     let file_policy = parse_json(&policy_text);
     let live_policy = live_policy(&fixture, &api_id);
     assert!(
-        same_meaning(Some(&live_policy), Some(&file_policy), &api_context(&api_id)),
+        same_meaning(
+            Some(&live_policy),
+            Some(&file_policy),
+            &api_context(&api_id)
+        ),
         "the live policy differs from the file:\nlive: {live_policy}\nfile: {file_policy}"
     );
 
@@ -135,7 +146,10 @@ fn panic_restores_terminal_before_message() {
 
     let status = app.wait_for_exit();
 
-    assert!(!status.success(), "ipgate exited with {status:?} after a panic");
+    assert!(
+        !status.success(),
+        "ipgate exited with {status:?} after a panic"
+    );
     let raw = app.raw_output();
     let Some(message_at) = find(&raw, PANIC_MESSAGE.as_bytes()) else {
         app.fail("the output lacks the panic message");
@@ -181,7 +195,9 @@ fn tiny_terminal_shows_too_small() {
 fn ctrl_c_with_unsaved_edits_asks_first() {
     let fixture = Fixture::start();
     let api_id = fixture.api_id("prod");
-    let policy_path = fixture.project_dir().join(".chalice/apigw-policy-prod.json");
+    let policy_path = fixture
+        .project_dir()
+        .join(".chalice/apigw-policy-prod.json");
     let policy_before = std::fs::read(&policy_path).expect("read the prod policy file");
     let live_before = live_policy(&fixture, &api_id);
     let mut app = fixture.launch(STANDARD_SIZE);
@@ -195,6 +211,10 @@ fn ctrl_c_with_unsaved_edits_asks_first() {
     assert!(
         screen.contains("198.51.100.7/32"),
         "the editor lost the unsaved entry after staying:\n{screen}"
+    );
+    assert!(
+        screen.contains(MODIFIED_MARK),
+        "the editor no longer marks the stage as modified after staying:\n{screen}"
     );
     app.send(CTRL_C);
     app.wait_for_text(QUIT_QUESTION);
@@ -238,6 +258,12 @@ fn access_denied_is_shown_and_printed_on_exit() {
         after_restore.contains("AccessDeniedException"),
         "the output after the terminal was restored lacks the error:\n{after_restore}"
     );
+    let log = app.log_text();
+    assert!(
+        log.contains(DenyingServer::REQUEST_ID),
+        "the log lacks the request id {}:\n{log}",
+        DenyingServer::REQUEST_ID
+    );
 }
 
 /// Filters the stage list to `chalice_stage`'s row and opens its editor.
@@ -255,9 +281,12 @@ fn open_stage_editor(app: &mut PtySession, fixture: &Fixture, chalice_stage: &st
     app.wait_for_text(&api_id);
     app.send("/");
     app.send(chalice_stage);
-    app.wait_until(&format!("only the row of REST API {api_id} is listed"), |screen| {
-        screen.contains(&api_id) && !other_ids.iter().any(|id| screen.contains(id.as_str()))
-    });
+    app.wait_until(
+        &format!("only the row of REST API {api_id} is listed"),
+        |screen| {
+            screen.contains(&api_id) && !other_ids.iter().any(|id| screen.contains(id.as_str()))
+        },
+    );
     app.send(ENTER);
     app.wait_for_text(&format!("filter: {chalice_stage}"));
     app.send(ENTER);
@@ -328,7 +357,10 @@ fn assert_only_line_added(before: &str, after: &str, added_key: &str) {
         .filter(|(_, line)| line.contains(added_key))
         .map(|(index, _)| index)
         .collect();
-    let before_count = before_lines.iter().filter(|line| line.contains(added_key)).count();
+    let before_count = before_lines
+        .iter()
+        .filter(|line| line.contains(added_key))
+        .count();
     assert_eq!(
         positions.len(),
         before_count + 1,

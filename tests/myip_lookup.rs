@@ -17,8 +17,10 @@ const SERVER_PATIENCE: Duration = Duration::from_secs(5);
 enum Reply {
     /// Sends this status line and body, then closes the connection.
     Http { status: &'static str, body: Vec<u8> },
-    /// Reads the request and never answers, until the client hangs up.
+    /// Reads the request and sends no response until the client hangs up.
     Silence,
+    /// Writes these bytes as soon as the connection opens, without reading anything.
+    Raw(Vec<u8>),
 }
 
 fn ok(body: &str) -> Reply {
@@ -76,6 +78,11 @@ fn accept(listener: &TcpListener) -> Option<TcpStream> {
 fn handle_connection(mut stream: TcpStream, reply: Reply) -> String {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(SERVER_PATIENCE)).unwrap();
+    if let Reply::Raw(bytes) = &reply {
+        // The client may hang up first, and the test checks the client's side only.
+        let _ = stream.write_all(bytes);
+        return String::new();
+    }
     let head = read_head(&mut stream);
 
     match reply {
@@ -93,6 +100,7 @@ fn handle_connection(mut stream: TcpStream, reply: Reply) -> String {
             let mut rest = Vec::new();
             let _ = stream.read_to_end(&mut rest);
         }
+        Reply::Raw(_) => unreachable!("answered before reading the request"),
     }
     head
 }
@@ -215,7 +223,30 @@ async fn lookup_silent_server_times_out() {
             server.url
         )
     );
+
+    // The server returns once the client closes the connection, well before its own
+    // read timeout, so the timed-out lookup left no socket open.
+    let closing = Instant::now();
     assert_eq!(server.requests().len(), 1);
+    assert!(
+        closing.elapsed() < SERVER_PATIENCE / 2,
+        "{:?}",
+        closing.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn lookup_https_to_plain_server_fails() {
+    let server = Server::start(vec![Reply::Raw(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n203.0.113.9\n".to_vec(),
+    )]);
+    let url = server.url.replace("http://", "https://");
+
+    let error = look_up(&url).await.unwrap_err();
+
+    // Without system root certificates the connector fails before connecting, also as Failed.
+    assert!(matches!(error, MyIpError::Failed { .. }), "{error:?}");
+    assert!(error.to_string().contains(&url), "{error}");
 }
 
 #[tokio::test]

@@ -198,7 +198,7 @@ fn step_kinds(steps: &[Step]) -> Vec<&'static str> {
         .collect()
 }
 
-/// The live policy of a REST API, decoded.
+/// Reads and decodes the live policy of a REST API.
 async fn live_policy(gateway: &Gateway, rest_api_id: &str) -> Option<Value> {
     let api = gateway.get_rest_api(rest_api_id).await.unwrap();
     decode_live_policy(api.policy.as_deref()).unwrap()
@@ -224,7 +224,7 @@ fn added(entry: &str) -> AddOutcome {
     AddOutcome::Added(entry.to_string())
 }
 
-/// The lines that changed from `old` to `new`, each with `-` or `+` and its line ending.
+/// Lists the lines that changed from `old` to `new`, each with `-` or `+` and its line ending.
 fn line_changes(old: &str, new: &str) -> Vec<String> {
     TextDiff::from_lines(old, new)
         .iter_all_changes()
@@ -287,7 +287,7 @@ async fn prod_save_updates_file_live_and_deployment() {
         "policy file written, live policy updated, stage deployed"
     );
 
-    // The policy file holds the edited document.
+    // The policy file contains the edited document.
     let file_text = fs::read_to_string(&policy_path).unwrap();
     let file_document: Value = serde_json::from_str(&file_text).unwrap();
     assert_eq!(

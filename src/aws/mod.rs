@@ -82,16 +82,18 @@ pub struct AwsError {
 impl AwsError {
     /// "code: message" when AWS sent them, otherwise the first line of the cause.
     pub fn summary(&self) -> String {
-        match (&self.code, &self.message) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.clone(),
-            _ => self
-                .detail
-                .lines()
-                .next()
-                .unwrap_or("unknown error")
-                .to_string(),
+        match (&self.code, &self.message, self.kind) {
+            (Some(code), Some(message), _) => format!("{code}: {message}"),
+            (Some(code), None, _) => code.clone(),
+            (None, _, AwsErrorKind::Unreachable) => format!("endpoint unreachable ({})", self.root_cause()),
+            (None, _, AwsErrorKind::TimedOut) => format!("timed out ({})", self.root_cause()),
+            _ => self.detail.lines().next().unwrap_or("unknown error").to_string(),
         }
+    }
+
+    /// The innermost cause of [`Self::detail`], such as "Connection refused (os error 111)".
+    fn root_cause(&self) -> &str {
+        self.detail.rsplit(": ").next().unwrap_or(&self.detail).trim()
     }
 
     /// Builds an error for a reply that the SDK accepted but ipgate cannot use, and logs it.

@@ -79,6 +79,10 @@ pub enum PolicyError {
     },
     #[error("invalid policy: {0}")]
     Invalid(String),
+    #[error(
+        "the policy is {length} characters; API Gateway accepts at most {max}. Remove or merge entries"
+    )]
+    TooLong { length: usize, max: usize },
 }
 
 /// Parses policy JSON text, reporting line and column on failure.
@@ -257,9 +261,7 @@ pub fn policy_length(doc: &Value) -> usize {
 pub fn check_length(doc: &Value) -> Result<usize, PolicyError> {
     let length = policy_length(doc);
     if length > POLICY_MAX_CHARS {
-        return Err(PolicyError::Invalid(format!(
-            "the policy is {length} characters; API Gateway accepts at most {POLICY_MAX_CHARS}"
-        )));
+        return Err(PolicyError::TooLong { length, max: POLICY_MAX_CHARS });
     }
     Ok(length)
 }
@@ -2292,10 +2294,12 @@ mod tests {
         let over_quota = document_of_length(8193);
         assert_eq!(policy_length(&over_quota), 8193);
         assert_eq!(
+            PolicyError::TooLong { length: 8193, max: 8192 }.to_string(),
+            "the policy is 8193 characters; API Gateway accepts at most 8192. Remove or merge entries"
+        );
+        assert_eq!(
             check_length(&over_quota),
-            Err(PolicyError::Invalid(
-                "the policy is 8193 characters; API Gateway accepts at most 8192".to_string()
-            ))
+            Err(PolicyError::TooLong { length: 8193, max: 8192 })
         );
     }
 }

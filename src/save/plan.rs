@@ -149,7 +149,8 @@ fn plan_local_steps(
         .ok_or_else(|| format!("Chalice stage {chalice_stage} is not in {}", project.config_path.display()))?;
     let chalice_dir = project.config_path.parent().unwrap_or(&project.root).to_path_buf();
 
-    let needs_own_key = stage.policy_file.is_none() || input.own_file;
+    let lambda_name = stage.policy_file.as_ref().filter(|setting| is_lambda_policy_path(project, &setting.path));
+    let needs_own_key = stage.policy_file.is_none() || input.own_file || lambda_name.is_some();
     let path = match (&stage.policy_file, needs_own_key) {
         (Some(setting), false) => setting.path.clone(),
         _ => chalice_dir.join(default_policy_file_name(chalice_stage)),
@@ -193,12 +194,30 @@ fn plan_local_steps(
             setting.value
         ));
     }
+    if let Some(setting) = lambda_name {
+        plan.notes.push(format!(
+            "{} is the name Chalice gives a Lambda role policy, so this save writes {} and points api_gateway_policy_file at it.",
+            setting.value,
+            default_policy_file_name(chalice_stage)
+        ));
+    }
     if !input.online {
         plan.notes.push(format!(
             "Not connected to AWS, so only local files are written. `chalice deploy --stage {chalice_stage}` applies them."
         ));
+    } else if input.rest_api_id.is_none() {
+        plan.notes.push(format!(
+            "Stage {chalice_stage} has no deployed REST API yet. `chalice deploy --stage {chalice_stage}` creates it with this policy."
+        ));
     }
     Ok(())
+}
+
+/// True for `.chalice/policy-<stage>.json` of any Chalice stage: Chalice reads that file as the
+/// stage's Lambda role policy when `autogen_policy` is false, so a resource policy never goes there.
+fn is_lambda_policy_path(project: &Project, path: &Path) -> bool {
+    let chalice_dir = project.config_path.parent().unwrap_or(&project.root);
+    project.stages.iter().any(|stage| path == chalice_dir.join(format!("policy-{}.json", stage.name)))
 }
 
 fn plan_live_steps(input: &PlanInput, rest_api_id: &str, plan: &mut SavePlan) {

@@ -163,6 +163,8 @@ pub struct EditorState {
     pub saved: bool,
     /// Online and the REST API is live, so save updates the live policy.
     pub online: bool,
+    /// Connected to AWS, whether or not this stage's REST API exists.
+    pub connected: bool,
     pub warnings: Vec<String>,
     /// The Chalice project directory, so paths show relative to it.
     pub project_root: Option<PathBuf>,
@@ -221,6 +223,7 @@ impl EditorState {
             overlay: Overlay::None,
             saved: false,
             online,
+            connected: matches!(inventory.connection, Connection::Online),
             warnings,
             project_root: inventory.project.as_ref().map(|project| project.root.clone()),
         })
@@ -494,7 +497,7 @@ impl EditorState {
             local_text: self.session.local.as_ref().map(|file| file.text.as_str()),
             local: self.session.local.as_ref().map(|file| &file.document),
             live: self.session.live.as_ref(),
-            online: self.online,
+            online: self.connected,
             own_file,
             description: self.session.deployment_description(),
         };

@@ -43,11 +43,11 @@ const PREVIEW: &[KeyHelp] = &[
 
 const CONFIRM: &[KeyHelp] = &[("y", "run these steps"), ("o", "own file on/off (shared files)"), ("any other key", "cancel")];
 
-const PROGRESS: &[KeyHelp] = &[
-    ("r", "retry from the failed step"),
-    ("a", "after a conflict: apply your edit on top of the current version"),
-    ("Esc", "back"),
-];
+const PROGRESS_RUNNING: &[KeyHelp] = &[("Ctrl-C", "quit after asking")];
+const PROGRESS_FAILED: &[KeyHelp] = &[("r", "retry from the failed step"), ("Esc", "back to the editor")];
+const PROGRESS_CONFLICT: &[KeyHelp] =
+    &[("a", "apply your edit on top of the current version"), ("Esc", "back to the editor")];
+const PROGRESS_DONE: &[KeyHelp] = &[("Enter/Esc", "back to the stage list")];
 
 const EMPTY_CHOICE: &[KeyHelp] = &[("o", "open to everyone"), ("c", "closed to everyone"), ("Esc", "undo the removal")];
 
@@ -66,7 +66,10 @@ pub fn current_keys(app: &App) -> &'static [KeyHelp] {
             (None, Some(_), _) => INPUT,
             (None, None, Overlay::Preview { .. }) => PREVIEW,
             (None, None, Overlay::Confirm(_)) => CONFIRM,
-            (None, None, Overlay::Progress(_)) => PROGRESS,
+            (None, None, Overlay::Progress(run)) if run.is_running() => PROGRESS_RUNNING,
+            (None, None, Overlay::Progress(run)) if run.conflict.is_some() => PROGRESS_CONFLICT,
+            (None, None, Overlay::Progress(run)) if run.failed_step().is_some() => PROGRESS_FAILED,
+            (None, None, Overlay::Progress(_)) => PROGRESS_DONE,
             (None, None, Overlay::None) => EDITOR,
         },
     }

@@ -11,8 +11,8 @@ use ratatui::backend::CrosstermBackend;
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// True from raw mode on until [`restore`] has run. Leaving the alternate screen also restores
-/// the cursor saved on entering it, so a second leave after a panic message was printed would
-/// move the cursor back above the message, and the shell prompt would overwrite it.
+/// the cursor saved on entering it. A second leave after the panic message would move the cursor
+/// above the message, where the shell prompt then overwrites it.
 static ENTERED: AtomicBool = AtomicBool::new(false);
 
 /// Restores the terminal when dropped, so an early return or an error restores it too.

@@ -129,7 +129,10 @@ impl Drop for Fixture {
             && std::thread::panicking()
         {
             let path = temp.keep();
-            eprintln!("e2e: kept the project, HOME and log of the failed test in {}", path.display());
+            eprintln!(
+                "e2e: kept the project, HOME and log of the failed test in {}",
+                path.display()
+            );
         }
     }
 }
@@ -141,7 +144,10 @@ pub struct TerminalSize {
 }
 
 /// The terminal size most tests run in.
-pub const STANDARD_SIZE: TerminalSize = TerminalSize { cols: 100, rows: 30 };
+pub const STANDARD_SIZE: TerminalSize = TerminalSize {
+    cols: 100,
+    rows: 30,
+};
 
 /// What the reader thread has received from the pseudo-terminal.
 struct Output {
@@ -176,7 +182,7 @@ impl PtySession {
             .slave
             .spawn_command(command)
             .expect("start the ipgate binary");
-        // The reader sees end of file only once no process holds the child side open.
+        // The reader sees end of file only once no process has the child side open.
         drop(pair.slave);
 
         let rows = NonZeroU16::new(size.rows).expect("terminal rows above zero");
@@ -231,6 +237,11 @@ impl PtySession {
         output.parser.screen().alternate_screen()
     }
 
+    /// Returns the ipgate log written so far, or an empty string when there is none yet.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
     /// Returns the cursor's (row, column) on the parsed screen, counted from zero.
     pub fn cursor_position(&self) -> (u16, u16) {
         let output = self.output.lock().expect("output lock");
@@ -261,7 +272,9 @@ impl PtySession {
                 return screen;
             }
             if Instant::now() >= deadline {
-                self.fail(&format!("timed out after {WAIT_TIMEOUT:?} waiting until {description}"));
+                self.fail(&format!(
+                    "timed out after {WAIT_TIMEOUT:?} waiting until {description}"
+                ));
             }
             std::thread::sleep(POLL_INTERVAL);
         }
@@ -385,7 +398,10 @@ impl DenyingServer {
     pub fn start() -> DenyingServer {
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a port on 127.0.0.1");
-        let port = listener.local_addr().expect("read the bound address").port();
+        let port = listener
+            .local_addr()
+            .expect("read the bound address")
+            .port();
         // Non-blocking, so the accept loop can notice the stop flag.
         listener
             .set_nonblocking(true)
@@ -411,7 +427,7 @@ impl DenyingServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Returns how many requests the server has answered.
+    /// Returns how many requests the server has replied to.
     pub fn request_count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
@@ -427,7 +443,8 @@ impl Drop for DenyingServer {
 }
 
 fn serve_denials(listener: TcpListener, requests: &AtomicUsize, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) && requests.load(Ordering::SeqCst) < DenyingServer::MAX_REQUESTS
+    while !stop.load(Ordering::SeqCst)
+        && requests.load(Ordering::SeqCst) < DenyingServer::MAX_REQUESTS
     {
         match listener.accept() {
             Ok((stream, _)) => {
