@@ -96,7 +96,7 @@ pub enum HistoryError {
 ///
 /// Each method opens its file anew, so several stores or processes can share one directory, and
 /// each append writes a whole line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryStore {
     dir: PathBuf,
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::aws::{RestApiSummary, StageSummary};
 use crate::core::chalice::{PolicyFile, Project};
+use crate::history::HistoryStore;
 use crate::core::live::{decode_live_policy, same_meaning};
 use crate::core::policy::{StageAccess, stage_access};
 use crate::core::resource::ApiContext;
@@ -125,6 +126,8 @@ pub struct Inventory {
     pub region: Option<String>,
     /// Live REST APIs by id, once listed.
     pub apis: BTreeMap<String, LiveApi>,
+    /// Where earlier versions of live policies are kept; `None` when there is no data directory.
+    pub history: Option<HistoryStore>,
 }
 
 impl Inventory {
@@ -135,6 +138,7 @@ impl Inventory {
             connection: Connection::Connecting,
             region,
             apis: BTreeMap::new(),
+            history: None,
         };
         inventory.reload_local_policies();
         inventory

@@ -5,7 +5,9 @@
 //! only when the stage is redeployed.
 
 mod plan;
+mod record;
 mod run;
 
 pub use plan::{PlanInput, SavePlan, Step, plan_save};
+pub use record::{HistoryRecorder, SaveRecord};
 pub use run::{Conflict, StepError, StepStatus, outcome_summary, run_step, run_step_checked};

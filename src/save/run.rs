@@ -9,6 +9,8 @@ use crate::core::chalice::atomic_write;
 use crate::core::live::{decode_live_policy, same_meaning};
 use crate::core::resource::ApiContext;
 
+use super::record::HistoryRecorder;
+
 use super::plan::Step;
 
 /// Where one step stands.
@@ -77,13 +79,18 @@ impl From<String> for StepError {
     }
 }
 
-/// Runs one step; returns a detail to show on success, or the error to show.
+/// Runs one step without recording history; returns a detail to show on success, or the error.
 pub async fn run_step(step: &Step, gateway: Option<&Gateway>) -> Result<Option<String>, String> {
-    run_step_checked(step, gateway).await.map_err(|error| error.to_string())
+    run_step_checked(step, gateway, None).await.map_err(|error| error.to_string())
 }
 
-/// Runs one step after checking that what it overwrites is what ipgate loaded.
-pub async fn run_step_checked(step: &Step, gateway: Option<&Gateway>) -> Result<Option<String>, StepError> {
+/// Runs one step after checking that what it overwrites is what ipgate loaded. Before a live
+/// policy is replaced, `history` records it; a failure to record stops the step.
+pub async fn run_step_checked(
+    step: &Step,
+    gateway: Option<&Gateway>,
+    history: Option<&HistoryRecorder>,
+) -> Result<Option<String>, StepError> {
     match step {
         Step::WritePolicyFile { path, contents, expected } => {
             check_file_unchanged(path, expected.as_deref())?;
@@ -101,7 +108,10 @@ pub async fn run_step_checked(step: &Step, gateway: Option<&Gateway>) -> Result<
         }
         Step::UpdatePolicy { rest_api_id, policy, expected_live, api } => {
             let gateway = gateway.ok_or_else(|| "not connected to AWS".to_string())?;
-            check_live_unchanged(gateway, rest_api_id, expected_live.as_ref(), api).await?;
+            let previous = check_live_unchanged(gateway, rest_api_id, expected_live.as_ref(), api).await?;
+            if let Some(history) = history {
+                history.record_previous(rest_api_id, previous.as_ref())?;
+            }
             gateway.put_policy(rest_api_id, policy).await.map_err(|error| error.summary())?;
             Ok(None)
         }
@@ -141,12 +151,12 @@ async fn check_live_unchanged(
     rest_api_id: &str,
     expected: Option<&Value>,
     api: &ApiContext,
-) -> Result<(), StepError> {
+) -> Result<Option<Value>, StepError> {
     let summary = gateway.get_rest_api(rest_api_id).await.map_err(|error| error.summary())?;
     let current = decode_live_policy(summary.policy.as_deref())
         .map_err(|error| format!("the live policy of REST API {rest_api_id} cannot be read: {error}"))?;
     if same_meaning(current.as_ref(), expected, api) {
-        return Ok(());
+        return Ok(current);
     }
     Err(StepError::Conflict(Conflict::LivePolicy { rest_api_id: rest_api_id.to_string(), current }))
 }

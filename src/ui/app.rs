@@ -5,7 +5,8 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
 use crate::core::chalice::Project;
 use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
-use crate::save::StepError;
+use crate::history::HistoryStore;
+use crate::save::{HistoryRecorder, Step, StepError};
 
 use super::editor::{EditorOutcome, EditorState};
 use super::message::{Effect, Message};
@@ -61,6 +62,11 @@ impl App {
         if let Some(reason) = offline_reason {
             inventory.connection = Connection::LocalOnly { reason };
         }
+        let history = HistoryStore::open_default();
+        if let Err(error) = &history {
+            tracing::warn!(%error, "no history store: live saves are refused until IPGATE_DATA_DIR is set");
+        }
+        inventory.history = history.ok();
         let mut app = App {
             inventory,
             connection_info,
@@ -304,12 +310,25 @@ impl App {
                 Vec::new()
             }
             EditorOutcome::RunSave { steps, from } => {
+                if self.inventory.history.is_none() && steps.iter().any(Step::is_remote) {
+                    self.set_status(
+                        "No data directory for the policy history, so nothing is written live. Set IPGATE_DATA_DIR to a writable directory.",
+                        true,
+                    );
+                    return Vec::new();
+                }
                 let run_id = self.next_run_id;
                 self.next_run_id += 1;
+                let mut history = None;
                 if let Screen::Editor(editor) = &mut self.screen {
                     editor.start_run(run_id, from);
+                    history = self
+                        .inventory
+                        .history
+                        .clone()
+                        .map(|store| HistoryRecorder { store, record: editor.save_record() });
                 }
-                vec![Effect::RunSave { run_id, steps, from }]
+                vec![Effect::RunSave { run_id, steps, from, history }]
             }
         }
     }

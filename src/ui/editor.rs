@@ -9,7 +9,9 @@ use crate::model::edit::{AddOutcome, EditSession, EditTarget, EmptyChoice, SaveB
 use crate::model::{Connection, Inventory, StageRow};
 use crate::core::chalice::PolicyFile;
 use crate::core::policy::parse_document;
-use crate::save::{Conflict, PlanInput, SavePlan, Step, StepError, StepStatus, outcome_summary, plan_save};
+use crate::save::{
+    Conflict, PlanInput, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary, plan_save,
+};
 
 /// What the app must do after the editor handled a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +170,10 @@ pub struct EditorState {
     pub warnings: Vec<String>,
     /// The Chalice project directory, so paths show relative to it.
     pub project_root: Option<PathBuf>,
+    /// The stage's deployment when the editor opened, kept with the history of a save.
+    pub deployment_id: Option<String>,
+    /// Why history keeps the previous version: "before save" or "before rollback".
+    pub history_reason: &'static str,
 }
 
 impl EditorState {
@@ -226,6 +232,8 @@ impl EditorState {
             connected: matches!(inventory.connection, Connection::Online),
             warnings,
             project_root: inventory.project.as_ref().map(|project| project.root.clone()),
+            deployment_id: row.deployment_id.clone(),
+            history_reason: "before save",
         })
     }
 
@@ -234,6 +242,24 @@ impl EditorState {
         match self.project_root.as_deref().and_then(|root| path.strip_prefix(root).ok()) {
             Some(relative) => relative.display().to_string(),
             None => path.display().to_string(),
+        }
+    }
+
+    /// The facts history and the audit log keep about this save.
+    pub fn save_record(&self) -> SaveRecord {
+        let (added, removed) = self.session.changes();
+        let mut change: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
+        change.extend(removed.iter().map(|entry| format!("-{entry}")));
+        SaveRecord {
+            region: self.session.target.api.region.clone(),
+            rest_api_id: self.session.target.rest_api_id.clone(),
+            stage: self.session.target.stage.clone(),
+            chalice_stage: self.session.target.chalice_stage.clone(),
+            deployment_id: self.deployment_id.clone(),
+            change: if change.is_empty() { self.session.deployment_description() } else { change.join(" ") },
+            reason: self.history_reason.to_string(),
+            local_file: self.session.local.as_ref().map(|file| file.path.clone()),
+            local_text: self.session.local.as_ref().map(|file| file.text.clone()),
         }
     }
 

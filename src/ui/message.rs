@@ -3,7 +3,7 @@
 use crossterm::event::Event;
 
 use crate::aws::{AwsError, RestApiSummary, StageSummary};
-use crate::save::{Step, StepError};
+use crate::save::{HistoryRecorder, Step, StepError};
 
 #[derive(Debug)]
 pub enum Message {
@@ -25,7 +25,8 @@ pub enum Effect {
     /// Move a queued stage listing to the front.
     PrioritizeStages(String),
     RefreshRestApi(String),
-    /// Run `steps[from..]` in order, stopping at the first failure.
-    RunSave { run_id: u64, steps: Vec<Step>, from: usize },
+    /// Run `steps[from..]` in order, stopping at the first failure, recording history before a
+    /// live write and an audit line at the end.
+    RunSave { run_id: u64, steps: Vec<Step>, from: usize, history: Option<HistoryRecorder> },
     Quit,
 }

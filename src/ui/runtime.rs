@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use crate::aws::Gateway;
-use crate::save::{Step, run_step_checked};
+use crate::save::{HistoryRecorder, Step, StepStatus, run_step_checked};
 
 use super::app::App;
 use super::message::{Effect, Message};
@@ -151,8 +151,8 @@ impl Executor {
     fn run(&self, effect: Effect) {
         match effect {
             Effect::Quit => {}
-            Effect::RunSave { run_id, steps, from } => {
-                tokio::spawn(run_save(self.gateway.clone(), self.sender.clone(), run_id, steps, from));
+            Effect::RunSave { run_id, steps, from, history } => {
+                tokio::spawn(run_save(self.gateway.clone(), self.sender.clone(), run_id, steps, from, history));
             }
             Effect::ListRestApis => self.spawn_aws(|gateway| async move {
                 Message::RestApisListed(gateway.list_rest_apis().await)
@@ -231,21 +231,32 @@ async fn run_save(
     run_id: u64,
     steps: Vec<Step>,
     from: usize,
+    history: Option<HistoryRecorder>,
 ) {
+    // Steps before `from` succeeded in an earlier run of the same save.
+    let mut statuses: Vec<StepStatus> = (0..steps.len())
+        .map(|index| if index < from { StepStatus::Done(None) } else { StepStatus::Pending })
+        .collect();
     for (index, step) in steps.iter().enumerate().skip(from) {
-        tracing::info!(run_id, index, step = ?step_name(step), "save step started");
-        let result = run_step_checked(step, gateway.as_ref()).await;
+        tracing::info!(run_id, index, step = %step.describe(None), "save step started");
+        let result = run_step_checked(step, gateway.as_ref(), history.as_ref()).await;
         match &result {
             Ok(detail) => tracing::info!(run_id, index, ?detail, "save step done"),
             Err(error) => tracing::warn!(run_id, index, %error, "save step failed"),
         }
+
         let failed = result.is_err();
-        if sender.send(Message::SaveStepFinished { run_id, index, result }).is_err() || failed {
-            return;
+        statuses[index] = match &result {
+            Ok(detail) => StepStatus::Done(detail.clone()),
+            Err(error) => StepStatus::Failed(error.to_string()),
+        };
+        let sent = sender.send(Message::SaveStepFinished { run_id, index, result });
+        if sent.is_err() || failed {
+            break;
         }
     }
-}
 
-fn step_name(step: &Step) -> String {
-    step.describe(None)
+    if let Some(history) = &history {
+        history.audit(&steps, &statuses);
+    }
 }
