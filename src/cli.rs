@@ -1,5 +1,6 @@
 //! Command-line options and start-up, shared by `ipgate` and `ipgate-demo`.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -7,6 +8,7 @@ use clap::Parser;
 
 use crate::aws::{AwsOptions, Gateway};
 use crate::core::chalice::load_project;
+use crate::myip::{DEFAULT_LOOKUP_URL, MyIpSource};
 use crate::ui::app::App;
 
 /// Manage IP allowlists in API Gateway REST API resource policies, stage by stage.
@@ -29,6 +31,33 @@ pub struct Args {
     /// API Gateway endpoint, for a local emulator (default: AWS_ENDPOINT_URL or AWS itself).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+
+    /// Your public IP address, for the lockout guard. Without it ipgate looks it up.
+    #[arg(long, value_name = "ADDRESS", env = "IPGATE_MY_IP")]
+    pub my_ip: Option<IpAddr>,
+
+    /// URL that returns the caller's public address as plain text.
+    #[arg(long, value_name = "URL", env = "IPGATE_MY_IP_URL", default_value = DEFAULT_LOOKUP_URL)]
+    pub my_ip_url: String,
+
+    /// Do not look up your public address; the lockout guard is then off.
+    #[arg(long, conflicts_with = "my_ip")]
+    pub no_my_ip: bool,
+
+    /// Show everything and change nothing: no file is written and no AWS call writes.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+impl Args {
+    /// Where the lockout guard learns the user's public address.
+    pub fn my_ip_source(&self) -> MyIpSource {
+        match (self.my_ip, self.no_my_ip) {
+            (Some(address), _) => MyIpSource::Given(address),
+            (None, true) => MyIpSource::Disabled,
+            (None, false) => MyIpSource::Lookup(self.my_ip_url.clone()),
+        }
+    }
 }
 
 fn after_help() -> String {
@@ -83,7 +112,9 @@ pub async fn run(args: Args) -> ExitCode {
     let gateway = if offline_reason.is_some() { None } else { Some(gateway) };
     let info = gateway.as_ref().map(|gateway| gateway.info.clone()).unwrap_or_default();
 
-    let app = App::new(project, info, offline_reason);
+    let mut app = App::new(project, info, offline_reason);
+    app.read_only = args.read_only;
+    app.my_ip_source = args.my_ip_source();
     match crate::ui::runtime::run(app, gateway).await {
         Ok(errors) => {
             print_session_errors(&errors);

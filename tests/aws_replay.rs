@@ -3,37 +3,32 @@
 //! so every request stays in the process.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, future};
-use aws_sdk_apigateway::config::retry::RetryConfig;
 use aws_sdk_apigateway::config::timeout::TimeoutConfig;
 use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, IdentityCache, Region};
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
-use ipgate::aws::{AwsErrorKind, ConnectionInfo, Gateway};
+use ipgate::aws::{AwsErrorKind, ConnectionInfo, Gateway, RetryPolicy};
 use ipgate::emulator;
+use tokio::time::Instant;
 
 const ENDPOINT: &str = "http://127.0.0.1:1";
 
 /// A policy as AWS returns it: quotes come back as `\"` and slashes as `\/`.
 const ESCAPED_POLICY: &str = r#"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"execute-api:Invoke\",\"Resource\":\"arn:aws:execute-api:us-east-1:123456789012:abc123\/*\",\"Condition\":{\"IpAddress\":{\"aws:SourceIp\":[\"203.0.113.0\/24\"]}}}]}"#;
 
+/// Builds an SDK config on `replay`. The throttling tests pause tokio's clock, so ipgate's
+/// retry waits (honouring `Retry-After`) pass in virtual time.
 fn config_builder(replay: &StaticReplayClient) -> aws_sdk_apigateway::config::Builder {
-    // Backoff capped at 20 ms keeps the throttling tests fast; the SDK does not read Retry-After.
-    let retry = RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(20));
-
     aws_sdk_apigateway::Config::builder()
         .http_client(replay.clone())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "replay"))
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(ENDPOINT)
-        .retry_config(retry)
 }
 
 fn gateway_from(config: aws_sdk_apigateway::Config) -> Gateway {
@@ -236,7 +231,7 @@ async fn list_stops_on_repeated_position() {
     assert_eq!(replay.actual_requests().count(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttled_once_then_succeeds() {
     let (gateway, replay) = replay_gateway(vec![
         event(
@@ -261,32 +256,30 @@ async fn throttled_once_then_succeeds() {
 
     assert_eq!(summary.id, "abc123");
     assert_eq!(replay.actual_requests().count(), 2);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    // The reply's Retry-After is 1 s.
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
 
-#[tokio::test]
-async fn throttled_three_times_is_throttled() {
-    let throttled = |request_id| {
+#[tokio::test(start_paused = true)]
+async fn throttled_every_attempt_is_throttled() {
+    let throttled = |request_id: String| {
         event(
             "GET",
             "/restapis/abc123",
             error_reply(
                 429,
-                request_id,
+                &request_id,
                 "TooManyRequestsException",
                 "Too Many Requests",
             ),
         )
     };
-    let (gateway, replay) = replay_gateway(vec![
-        throttled("req-1"),
-        throttled("req-2"),
-        throttled("req-3"),
-    ]);
+    let attempts = RetryPolicy::default().throttled_attempts;
+    let (gateway, replay) = replay_gateway(
+        (1..=attempts)
+            .map(|n| throttled(format!("req-{n}")))
+            .collect(),
+    );
 
     let err = gateway.get_rest_api("abc123").await.unwrap_err();
 
@@ -294,11 +287,15 @@ async fn throttled_three_times_is_throttled() {
     assert_eq!(err.kind, AwsErrorKind::Throttled);
     assert_eq!(err.code.as_deref(), Some("TooManyRequestsException"));
     assert_eq!(err.message.as_deref(), Some("Too Many Requests"));
-    assert_eq!(err.request_id.as_deref(), Some("req-3"));
-    assert_eq!(replay.actual_requests().count(), 3);
+    assert_eq!(
+        err.request_id.as_deref(),
+        Some(format!("req-{attempts}").as_str())
+    );
+    assert_eq!(err.rest_api_id.as_deref(), Some("abc123"));
+    assert_eq!(replay.actual_requests().count(), attempts as usize);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn http_429_without_code_is_throttled() {
     let reply = || {
         http::Response::builder()
@@ -307,15 +304,17 @@ async fn http_429_without_code_is_throttled() {
             .body(SdkBody::from("{}"))
             .unwrap()
     };
-    let (gateway, _replay) = replay_gateway(vec![
-        event("GET", "/restapis/abc123", reply()),
-        event("GET", "/restapis/abc123", reply()),
-        event("GET", "/restapis/abc123", reply()),
-    ]);
+    let attempts = RetryPolicy::default().throttled_attempts;
+    let (gateway, replay) = replay_gateway(
+        (0..attempts)
+            .map(|_| event("GET", "/restapis/abc123", reply()))
+            .collect(),
+    );
 
     let err = gateway.get_rest_api("abc123").await.unwrap_err();
 
     assert_eq!(err.kind, AwsErrorKind::Throttled, "{err:?}");
+    assert_eq!(replay.actual_requests().count(), attempts as usize);
 }
 
 #[tokio::test]
@@ -506,7 +505,8 @@ async fn hanging_credentials_provider_is_credentials() {
     assert_eq!(replay.actual_requests().count(), 0);
 }
 
-/// A listener that accepts connections but never responds, so the operation timeout fires.
+/// A listener that accepts connections but never responds, so the operation timeout fires on
+/// each attempt. Real time, so the retry policy keeps the backoff short.
 #[tokio::test]
 async fn silent_server_is_timed_out() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -518,11 +518,25 @@ async fn silent_server_is_timed_out() {
                 .operation_timeout(Duration::from_millis(300))
                 .build(),
         )
-        .retry_config(RetryConfig::disabled())
         .build();
+    let policy = RetryPolicy {
+        transient_attempts: 2,
+        base_delay: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    };
+    let started = Instant::now();
 
-    let err = gateway_from(config).list_rest_apis().await.unwrap_err();
+    let err = gateway_from(config)
+        .with_retry_policy(policy)
+        .list_rest_apis()
+        .await
+        .unwrap_err();
 
     assert_eq!(err.kind, AwsErrorKind::TimedOut, "{err:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "two attempts of 300 ms took {:?}",
+        started.elapsed()
+    );
     drop(listener);
 }

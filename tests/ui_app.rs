@@ -10,6 +10,8 @@ use ratatui::backend::TestBackend;
 
 use ipgate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
 use ipgate::core::chalice::load_project;
+use ipgate::history::{HistoryStore, PolicyVersion};
+use ipgate::myip::MyIpSource;
 use ipgate::save::{Conflict, Step, StepError};
 use ipgate::ui::app::{App, Screen};
 use ipgate::ui::editor::{Overlay, Prompt};
@@ -427,6 +429,8 @@ fn credentials_failure_means_local_only() {
         code: None,
         message: None,
         request_id: None,
+        rest_api_id: None,
+        stage: None,
         detail: "no credentials found in the environment, profile or instance metadata".to_string(),
     };
     app.update(Message::RestApisListed(Err(error)));
@@ -458,6 +462,8 @@ fn access_denied_is_shown_and_kept() {
         code: Some("AccessDeniedException".to_string()),
         message: Some("User is not authorized to perform apigateway:GET".to_string()),
         request_id: Some("req-1".to_string()),
+        rest_api_id: None,
+        stage: None,
         detail: String::new(),
     };
     app.update(Message::RestApisListed(Err(error)));
@@ -503,4 +509,162 @@ fn live_conflict_applies_edit_on_top() {
     assert!(entries.contains(&"203.0.113.99/32".to_string()), "{entries:?}");
     assert!(entries.contains(&"192.0.2.5/32".to_string()), "{entries:?}");
     assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+}
+
+fn app_with_history(project_dir: &Path, history_dir: &Path) -> App {
+    let mut app = loaded_app(project_dir);
+    app.inventory.history = Some(HistoryStore::at(history_dir));
+    app
+}
+
+#[test]
+fn lockout_needs_typed_stage_name() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    app.my_ip_source = MyIpSource::Given("198.51.100.17".parse().unwrap());
+    app.start();
+    open_editor(&mut app, "prod");
+    let index = editor(&app).session.entries.iter().position(|entry| entry == "198.51.100.17/32").unwrap();
+    for _ in 0..index {
+        app.update(key(KeyCode::Down));
+    }
+    app.update(key(KeyCode::Char('d')));
+    app.update(key(KeyCode::Char('s')));
+
+    assert!(matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })), "{:?}", editor(&app).prompt);
+    assert!(render(&app, 100, 30).contains("locks you out"));
+
+    type_text(&mut app, "ap");
+    app.update(key(KeyCode::Enter));
+    assert!(matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })), "a wrong name was accepted");
+
+    type_text(&mut app, "i");
+    app.update(key(KeyCode::Enter));
+    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+}
+
+#[test]
+fn unknown_address_never_blocks_save() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('d')));
+    app.update(key(KeyCode::Char('s')));
+
+    assert_eq!(editor(&app).prompt, None);
+    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+}
+
+#[test]
+fn test_address_lists_every_stage() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    select_row(&mut app, |row| row.api_name.as_deref() == Some("partners") && row.stage == "v1");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('T')));
+    type_text(&mut app, "203.0.113.5");
+    app.update(key(KeyCode::Enter));
+    let screen = render(&app, 100, 30);
+
+    assert!(screen.contains("Stage v1"), "{screen}");
+    assert!(screen.contains("Stage v2"), "{screen}");
+    assert!(screen.contains("allowed"), "{screen}");
+}
+
+#[test]
+fn history_rollback_plans_file_and_live() {
+    let project = sample_project();
+    let history = tempfile::tempdir().unwrap();
+    let mut app = app_with_history(project.path(), history.path());
+    let older = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*","Condition":{"IpAddress":{"aws:SourceIp":["192.0.2.0/24"]}}}]}"#;
+    app.inventory
+        .history
+        .as_ref()
+        .unwrap()
+        .record_before_write(&PolicyVersion {
+            recorded_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000),
+            region: Some("us-east-1".to_string()),
+            account: None,
+            rest_api_id: PROD_API.to_string(),
+            stage: "api".to_string(),
+            chalice_stage: Some("prod".to_string()),
+            deployment_id: Some("dep0".to_string()),
+            policy: Some(older.to_string()),
+            local_file: None,
+            local_text: None,
+            reason: "before save".to_string(),
+        })
+        .unwrap();
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('H')));
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("deployment dep0"), "{screen}");
+
+    app.update(key(KeyCode::Enter));
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    assert!(matches!(confirm.plan.steps[0], Step::WritePolicyFile { .. }), "{:?}", confirm.plan.steps);
+    let Step::CreateDeployment { description, .. } = &confirm.plan.steps[2] else {
+        panic!("{:?}", confirm.plan.steps);
+    };
+    assert!(description.contains("rollback"), "{description}");
+    assert_eq!(editor(&app).session.entries, vec!["192.0.2.0/24".to_string()]);
+
+    let effects = app.update(key(KeyCode::Char('y')));
+    let [Effect::RunSave { history: Some(recorder), .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(recorder.record.reason, "before rollback");
+}
+
+#[test]
+fn drift_resolves_both_ways() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    let drifted = PROD_LIVE.replace("198.51.100.17/32", "198.51.100.99/32");
+    app.update(Message::RestApiRefreshed {
+        rest_api_id: PROD_API.to_string(),
+        result: Ok(summary(PROD_API, "ipgate-sample", Some(&drifted))),
+    });
+    app.update(Message::StagesListed { rest_api_id: PROD_API.to_string(), result: Ok(vec![stage("api", "dep2")]) });
+    let prod = app.rows.iter().find(|row| row.chalice_stage.as_deref() == Some("prod")).unwrap();
+    assert_eq!(prod.status.label(), "differ");
+
+    open_editor(&mut app, "prod");
+    assert!(render(&app, 120, 30).contains("differ"));
+    app.update(key(KeyCode::Char('L')));
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    assert_eq!(confirm.plan.steps.len(), 1, "{:?}", confirm.plan.steps);
+    assert!(matches!(confirm.plan.steps[0], Step::WritePolicyFile { .. }));
+
+    app.update(key(KeyCode::Char('n')));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::Char('y')));
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('F')));
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    assert!(matches!(confirm.plan.steps[0], Step::UpdatePolicy { .. }), "{:?}", confirm.plan.steps);
+    assert!(matches!(confirm.plan.steps[1], Step::CreateDeployment { .. }), "{:?}", confirm.plan.steps);
+}
+
+#[test]
+fn read_only_refuses_save() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    app.read_only = true;
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('d')));
+    app.update(key(KeyCode::Char('s')));
+
+    assert_eq!(editor(&app).overlay, Overlay::None);
+    assert!(app.status.as_ref().unwrap().text.contains("Read-only"), "{:?}", app.status);
+}
+
+fn select_row(app: &mut App, predicate: impl Fn(&ipgate::model::StageRow) -> bool) {
+    app.home.selected = app.rows.iter().position(predicate).expect("a matching row");
 }

@@ -1,21 +1,29 @@
 //! The AWS boundary: the only module of the app that imports the API Gateway SDK.
 //!
 //! It returns ipgate's own types and one error type that keeps the AWS error code, message and
-//! request id, because the SDK's own `Display` prints only "service error".
+//! request id, because the SDK's own `Display` prints only "service error". Every call goes
+//! through [`retry`], which retries throttled and transient failures, paces CreateDeployment,
+//! and reports each wait.
+
+mod error;
+mod retry;
 
 use std::collections::{HashMap, HashSet};
-use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_apigateway::config::Region;
-use aws_sdk_apigateway::config::http::HttpResponse;
-use aws_sdk_apigateway::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_apigateway::operation::RequestId;
 use aws_sdk_apigateway::types::{EndpointConfiguration, Op, PatchOperation};
+use tokio::sync::mpsc::UnboundedSender;
+
+use error::Call;
+use retry::Retrier;
+
+pub(crate) use error::aws_error;
+pub use error::{AwsError, AwsErrorKind};
+pub use retry::{AwsWait, DEPLOYMENT_INTERVAL, RetryPolicy, WaitReason};
 
 /// How to reach AWS, from the command line and the environment.
 #[derive(Debug, Clone, Default)]
@@ -53,66 +61,9 @@ pub struct StageSummary {
     pub last_deployed: Option<SystemTime>,
 }
 
-/// The kind of failure, for choosing between local-only mode, retry and a plain error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AwsErrorKind {
-    /// No credentials, or the credentials provider failed.
-    Credentials,
-    /// Connection refused, DNS failure, TLS failure: AWS is unreachable.
-    Unreachable,
-    TimedOut,
-    Throttled,
-    /// AWS answered with an error (`code` and `message` are set).
-    Service,
-    Other,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation} failed: {}", self.summary())]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub kind: AwsErrorKind,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub request_id: Option<String>,
-    /// The full source chain, for the log.
-    pub detail: String,
-}
-
-impl AwsError {
-    /// "code: message" when AWS sent them, otherwise the first line of the cause.
-    pub fn summary(&self) -> String {
-        match (&self.code, &self.message, self.kind) {
-            (Some(code), Some(message), _) => format!("{code}: {message}"),
-            (Some(code), None, _) => code.clone(),
-            (None, _, AwsErrorKind::Unreachable) => format!("endpoint unreachable ({})", self.root_cause()),
-            (None, _, AwsErrorKind::TimedOut) => format!("timed out ({})", self.root_cause()),
-            _ => self.detail.lines().next().unwrap_or("unknown error").to_string(),
-        }
-    }
-
-    /// The innermost cause of [`Self::detail`], such as "Connection refused (os error 111)".
-    fn root_cause(&self) -> &str {
-        self.detail.rsplit(": ").next().unwrap_or(&self.detail).trim()
-    }
-
-    /// Builds an error for a reply that the SDK accepted but ipgate cannot use, and logs it.
-    fn invalid_reply(operation: &'static str, detail: String) -> AwsError {
-        let error = AwsError {
-            operation,
-            kind: AwsErrorKind::Other,
-            code: None,
-            message: None,
-            request_id: None,
-            detail,
-        };
-        log_failure(&error);
-        error
-    }
-}
-
-/// Builds the timeouts for every API Gateway call: 3 s to connect, 10 s per attempt and 30 s
-/// per operation, retries included.
+/// Builds the timeouts of every API Gateway request: 3 s to connect and 10 s per attempt. The
+/// SDK's 30 s operation timeout covers one attempt only, because the SDK does not retry (see
+/// [`retry_config`]); [`RetryPolicy::deadline`] bounds the retries.
 pub(crate) fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
@@ -121,16 +72,18 @@ pub(crate) fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// Builds the standard retry settings (exponential backoff with jitter), 3 attempts in all.
+/// Turns the SDK's own retries off, because [`retry`] retries every call and the two together
+/// would multiply the attempts.
 pub(crate) fn retry_config() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(3)
+    RetryConfig::disabled()
 }
 
-/// A cloneable API Gateway client.
+/// A cloneable API Gateway client. Clones share one CreateDeployment pacer.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     client: aws_sdk_apigateway::Client,
     pub info: ConnectionInfo,
+    retrier: Retrier,
 }
 
 impl Gateway {
@@ -172,30 +125,48 @@ impl Gateway {
         Gateway::from_config(aws_sdk_apigateway::Config::from(&sdk_config), info)
     }
 
-    /// Wraps an SDK config built elsewhere (tests with a replay client).
+    /// Wraps an SDK config built elsewhere (tests with a replay client). The config's retry
+    /// settings are replaced by [`retry_config`], so that only ipgate retries.
     pub fn from_config(config: aws_sdk_apigateway::Config, info: ConnectionInfo) -> Gateway {
+        let config = config.to_builder().retry_config(retry_config()).build();
         Gateway {
             client: aws_sdk_apigateway::Client::from_conf(config),
             info,
+            retrier: Retrier::default(),
         }
+    }
+
+    /// Sends an [`AwsWait`] to `observer` before each wait for a retry or for CreateDeployment
+    /// pacing.
+    pub fn with_wait_observer(mut self, observer: UnboundedSender<AwsWait>) -> Gateway {
+        self.retrier.observer = Some(observer);
+        self
+    }
+
+    /// Replaces the default [`RetryPolicy`].
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Gateway {
+        self.retrier.policy = policy;
+        self
     }
 
     /// Every REST API, following `position` with `limit=500`.
     pub async fn list_rest_apis(&self) -> Result<Vec<RestApiSummary>, AwsError> {
-        const OPERATION: &str = "GetRestApis";
+        let call = Call::new("GetRestApis");
         let mut summaries = Vec::new();
         let mut seen_positions = HashSet::new();
         let mut position: Option<String> = None;
 
         loop {
             let page = self
-                .client
-                .get_rest_apis()
-                .limit(500)
-                .set_position(position.clone())
-                .send()
-                .await
-                .map_err(|err| aws_error(OPERATION, err))?;
+                .retrier
+                .send(call, || {
+                    self.client
+                        .get_rest_apis()
+                        .limit(500)
+                        .set_position(position.clone())
+                        .send()
+                })
+                .await?;
 
             for api in page.items() {
                 let Some(id) = api.id() else {
@@ -231,13 +202,13 @@ impl Gateway {
     }
 
     pub async fn get_rest_api(&self, rest_api_id: &str) -> Result<RestApiSummary, AwsError> {
+        let call = Call::on_rest_api("GetRestApi", rest_api_id);
         let api = self
-            .client
-            .get_rest_api()
-            .rest_api_id(rest_api_id)
-            .send()
-            .await
-            .map_err(|err| aws_error("GetRestApi", err))?;
+            .retrier
+            .send(call, || {
+                self.client.get_rest_api().rest_api_id(rest_api_id).send()
+            })
+            .await?;
 
         let id = api.id().unwrap_or(rest_api_id);
         Ok(rest_api_summary(
@@ -249,13 +220,13 @@ impl Gateway {
     }
 
     pub async fn get_stages(&self, rest_api_id: &str) -> Result<Vec<StageSummary>, AwsError> {
+        let call = Call::on_rest_api("GetStages", rest_api_id);
         let reply = self
-            .client
-            .get_stages()
-            .rest_api_id(rest_api_id)
-            .send()
-            .await
-            .map_err(|err| aws_error("GetStages", err))?;
+            .retrier
+            .send(call, || {
+                self.client.get_stages().rest_api_id(rest_api_id).send()
+            })
+            .await?;
 
         let deployed_at = self.deployment_dates(rest_api_id).await;
         let mut stages = Vec::new();
@@ -282,21 +253,24 @@ impl Gateway {
     /// Creation time of each deployment of the REST API, following `position`. A failure is
     /// logged and yields what was read so far, because the dates only decorate the stage list.
     async fn deployment_dates(&self, rest_api_id: &str) -> HashMap<String, SystemTime> {
+        let call = Call::on_rest_api("GetDeployments", rest_api_id);
         let mut dates = HashMap::new();
         let mut position: Option<String> = None;
         loop {
             let reply = self
-                .client
-                .get_deployments()
-                .rest_api_id(rest_api_id)
-                .limit(500)
-                .set_position(position.clone())
-                .send()
+                .retrier
+                .send(call, || {
+                    self.client
+                        .get_deployments()
+                        .rest_api_id(rest_api_id)
+                        .limit(500)
+                        .set_position(position.clone())
+                        .send()
+                })
                 .await;
             let reply = match reply {
                 Ok(reply) => reply,
-                Err(err) => {
-                    let error = aws_error("GetDeployments", err);
+                Err(error) => {
                     tracing::warn!(rest_api_id, error = %error, "deployment dates are unavailable");
                     return dates;
                 }
@@ -327,40 +301,47 @@ impl Gateway {
             .value(minified_policy)
             .build();
 
-        self.client
-            .update_rest_api()
-            .rest_api_id(rest_api_id)
-            .patch_operations(replace_policy)
-            .send()
-            .await
-            .map_err(|err| aws_error("UpdateRestApi", err))?;
+        let call = Call::on_rest_api("UpdateRestApi", rest_api_id);
+        self.retrier
+            .send(call, || {
+                self.client
+                    .update_rest_api()
+                    .rest_api_id(rest_api_id)
+                    .patch_operations(replace_policy.clone())
+                    .send()
+            })
+            .await?;
         Ok(())
     }
 
     /// `CreateDeployment` on an existing stage; returns the new deployment id.
     ///
-    /// Sends no stage variables, cache or tracing settings, so the stage keeps its own.
+    /// Sends no stage variables, cache or tracing settings, so the stage keeps its own. Each
+    /// request starts at least [`DEPLOYMENT_INTERVAL`] after the previous one of this gateway
+    /// and its clones.
     pub async fn create_deployment(
         &self,
         rest_api_id: &str,
         stage: &str,
         description: &str,
     ) -> Result<String, AwsError> {
-        const OPERATION: &str = "CreateDeployment";
+        let call = Call::on_stage("CreateDeployment", rest_api_id, stage);
         let deployment = self
-            .client
-            .create_deployment()
-            .rest_api_id(rest_api_id)
-            .stage_name(stage)
-            .description(description)
-            .send()
-            .await
-            .map_err(|err| aws_error(OPERATION, err))?;
+            .retrier
+            .send_paced(call, || {
+                self.client
+                    .create_deployment()
+                    .rest_api_id(rest_api_id)
+                    .stage_name(stage)
+                    .description(description)
+                    .send()
+            })
+            .await?;
 
         match deployment.id() {
             Some(id) if !id.is_empty() => Ok(id.to_string()),
             _ => Err(AwsError::invalid_reply(
-                OPERATION,
+                call,
                 format!(
                     "CreateDeployment on stage {stage} of {rest_api_id} returned no deployment id"
                 ),
@@ -409,85 +390,4 @@ fn configured_service_endpoint() -> Option<String> {
     } else {
         non_empty_env("AWS_ENDPOINT_URL_API_GATEWAY")
     }
-}
-
-/// Converts an SDK failure into an [`AwsError`] and logs it.
-pub(crate) fn aws_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + StdError + 'static,
-{
-    let code = err.code().map(str::to_string);
-    let error = AwsError {
-        operation,
-        kind: error_kind(&err, code.as_deref()),
-        message: err.message().map(str::to_string),
-        request_id: err.request_id().map(str::to_string),
-        code,
-        detail: source_chain(&err),
-    };
-    log_failure(&error);
-    error
-}
-
-fn log_failure(error: &AwsError) {
-    tracing::warn!(
-        operation = error.operation,
-        kind = ?error.kind,
-        code = error.code.as_deref().unwrap_or("-"),
-        request_id = error.request_id.as_deref().unwrap_or("-"),
-        detail = %error.detail,
-        "AWS call failed"
-    );
-}
-
-fn error_kind<E>(err: &SdkError<E, HttpResponse>, code: Option<&str>) -> AwsErrorKind
-where
-    E: StdError + 'static,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            if code == Some("TooManyRequestsException") || status == 429 {
-                AwsErrorKind::Throttled
-            } else {
-                AwsErrorKind::Service
-            }
-        }
-        _ if is_credentials_failure(err) => AwsErrorKind::Credentials,
-        SdkError::TimeoutError(_) => AwsErrorKind::TimedOut,
-        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-            AwsErrorKind::Unreachable
-        }
-        _ => AwsErrorKind::Other,
-    }
-}
-
-/// Tells whether resolving credentials failed, before any request was sent.
-///
-/// The SDK (aws-smithy-runtime 1.16) resolves the identity just before sending and reports a
-/// failure there as a dispatch failure. Its source chain contains the provider's
-/// [`CredentialsError`], or, when the provider hangs, the identity cache's load timeout, whose
-/// type is private and so is matched by its text.
-fn is_credentials_failure(err: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(err);
-    while let Some(link) = next {
-        if link.downcast_ref::<CredentialsError>().is_some()
-            || link.to_string().starts_with("identity resolver timed out")
-        {
-            return true;
-        }
-        next = link.source();
-    }
-    false
-}
-
-/// Joins every message in the source chain with ": ".
-fn source_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut next = err.source();
-    while let Some(link) = next {
-        parts.push(link.to_string());
-        next = link.source();
-    }
-    parts.join(": ")
 }

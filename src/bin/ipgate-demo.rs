@@ -12,6 +12,9 @@ use ipgate::cli::Args;
 use ipgate::demo::deploy_sample;
 use ipgate::emulator::{MotoServer, PythonTools, REGION};
 
+/// The public address the demo pretends to have.
+const DEMO_MY_IP: &str = "198.51.100.17";
+
 fn main() -> ExitCode {
     // SAFETY: no other thread exists yet, so nothing can read the environment while it changes.
     // The SDK's default chain then picks up dummy credentials and never asks instance metadata.
@@ -48,6 +51,12 @@ fn run_demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
         profile: None,
         region: Some(REGION.to_string()),
         endpoint_url: Some(server.endpoint()),
+        // The sample's prod allowlist contains this documentation address, so removing it
+        // shows the lockout guard; no lookup leaves the machine.
+        my_ip: Some(DEMO_MY_IP.parse()?),
+        my_ip_url: String::new(),
+        no_my_ip: false,
+        read_only: false,
     };
     let code = runtime.block_on(ipgate::cli::run(args));
 

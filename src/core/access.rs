@@ -7,8 +7,8 @@
 //!
 //! ipgate evaluates `Principal` `"*"` (or `{"AWS": "*"}`), `Action`, `Resource`, and the
 //! `IpAddress` and `NotIpAddress` operators on `aws:SourceIp` and `aws:VpcSourceIp`. Any other
-//! part makes the statement unevaluable: it is named in the result, never guessed. Calls
-//! through a VPC endpoint carry `aws:VpcSourceIp` and no `aws:SourceIp`; calls from the
+//! part makes the statement unevaluable, and the result names it instead of guessing. Calls
+//! through a VPC endpoint carry `aws:VpcSourceIp` and no `aws:SourceIp`, while calls from the
 //! internet carry only `aws:SourceIp`.
 //!
 //! Messages number statements from 1, in document order. Index fields count from 0, as in
@@ -48,17 +48,17 @@ pub struct AddressSet {
 #[error("'{value}' {problem}")]
 pub struct InvalidCidr {
     pub value: String,
-    /// What is wrong, as a predicate: "is not an IP address or CIDR".
+    /// The problem, as a predicate of the value: "is not an IP address or CIDR".
     pub problem: String,
 }
 
 impl AddressSet {
-    /// The empty set.
+    /// Returns the empty set.
     pub fn new() -> AddressSet {
         AddressSet::default()
     }
 
-    /// Every IPv4 and every IPv6 address.
+    /// Returns the set of every IPv4 and every IPv6 address.
     pub fn everything() -> AddressSet {
         AddressSet {
             v4: vec![(0, u32::MAX)],
@@ -80,8 +80,8 @@ impl AddressSet {
         }
     }
 
-    /// Builds the set covered by the networks; host bits are ignored, so `192.0.2.77/24`
-    /// adds `192.0.2.0/24`.
+    /// Builds the set covered by the networks. Host bits are ignored, so `192.0.2.77/24` adds
+    /// `192.0.2.0/24`.
     pub fn from_networks<I: IntoIterator<Item = IpNetwork>>(networks: I) -> AddressSet {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
@@ -131,12 +131,12 @@ impl AddressSet {
         }
     }
 
-    /// The addresses of `self` that are not in `other`.
+    /// Returns the addresses of `self` that are not in `other`.
     pub fn difference(&self, other: &AddressSet) -> AddressSet {
         self.intersect(&other.complement())
     }
 
-    /// Every address, of both families, that is not in the set.
+    /// Returns every address, of both families, that is not in the set.
     pub fn complement(&self) -> AddressSet {
         AddressSet {
             v4: complement_ranges(&self.v4),
@@ -179,7 +179,7 @@ impl AddressSet {
         self.v6 == [(0, u128::MAX)]
     }
 
-    /// The IPv4 part of the set.
+    /// Returns the IPv4 part of the set.
     pub fn v4_only(&self) -> AddressSet {
         AddressSet {
             v4: self.v4.clone(),
@@ -187,7 +187,7 @@ impl AddressSet {
         }
     }
 
-    /// The IPv6 part of the set.
+    /// Returns the IPv6 part of the set.
     pub fn v6_only(&self) -> AddressSet {
         AddressSet {
             v4: Vec::new(),
@@ -195,12 +195,12 @@ impl AddressSet {
         }
     }
 
-    /// The IPv4 ranges, sorted, as inclusive `(first, last)` pairs.
+    /// Returns the IPv4 ranges, sorted, as inclusive `(first, last)` pairs.
     pub fn ranges_v4(&self) -> &[(u32, u32)] {
         &self.v4
     }
 
-    /// The IPv6 ranges, sorted, as inclusive `(first, last)` pairs.
+    /// Returns the IPv6 ranges, sorted, as inclusive `(first, last)` pairs.
     pub fn ranges_v6(&self) -> &[(u128, u128)] {
         &self.v6
     }
@@ -238,7 +238,7 @@ impl AddressSet {
     }
 }
 
-/// An unsigned integer that holds one address family's addresses.
+/// An unsigned integer that stores the addresses of one address family.
 trait AddressBits: Copy + Ord + Sub<Output = Self> + BitOr<Output = Self> {
     const ZERO: Self;
     const MAX: Self;
@@ -246,9 +246,9 @@ trait AddressBits: Copy + Ord + Sub<Output = Self> + BitOr<Output = Self> {
     fn successor(self) -> Option<Self>;
     fn predecessor(self) -> Option<Self>;
     fn trailing_zeros(self) -> u32;
-    /// The value with the low `bits` bits set.
+    /// Returns the value with the low `bits` bits set.
     fn low_mask(bits: u32) -> Self;
-    /// The size in bits of the largest block that fits in `span + 1` addresses.
+    /// Returns the size in bits of the largest block that fits in `span + 1` addresses.
     fn largest_block_bits(span: Self) -> u32;
 }
 
@@ -491,11 +491,13 @@ struct StatementAnalysis {
     effect: Option<Effect>,
     coverage: Coverage,
     clauses: Vec<Clause>,
-    /// Internet callers the readable clauses admit; an upper bound when `unknown` is not empty.
+    /// Internet callers the readable clauses admit. It is an upper bound when `unknown` is not
+    /// empty.
     internet: AddressSet,
     /// The same for callers through a VPC endpoint.
     vpc: AddressSet,
-    /// Why the statement cannot be evaluated, as predicates of "statement N"; empty when it can.
+    /// Reasons the statement cannot be evaluated, as predicates of "statement N". Empty when it
+    /// can be evaluated.
     unknown: Vec<String>,
 }
 
@@ -665,7 +667,7 @@ fn read_action(fields: &Map<String, Value>) -> Applies {
         },
         (None, Some(not_action)) => match names_invoke(not_action) {
             Some(true) => Applies::No,
-            // NOTE: a NotAction that leaves out Invoke applies to it; ipgate still reports
+            // NOTE: a NotAction that leaves out Invoke applies to Invoke. ipgate still reports
             // such statements instead of evaluating them.
             Some(false) => Applies::Unknown("uses NotAction".to_string()),
             None => Applies::Unknown("has an invalid NotAction".to_string()),
@@ -675,8 +677,8 @@ fn read_action(fields: &Map<String, Value>) -> Applies {
     }
 }
 
-/// Returns whether any action pattern matches Invoke; `None` when the value is not a string
-/// or a list of strings.
+/// Returns whether any action pattern matches Invoke, or `None` when the value is not a
+/// string or a list of strings.
 fn names_invoke(action: &Value) -> Option<bool> {
     let patterns = string_list(action)?;
     Some(
@@ -768,8 +770,8 @@ struct ConditionRead {
     problems: Vec<String>,
 }
 
-/// Reads `Condition`. Operators and keys ignore letter case; operators and keys in one block
-/// are ANDed, and the values of one key are ORed.
+/// Reads `Condition`. Operators and keys ignore letter case. Operators, and the keys under one
+/// operator, are ANDed, and the values of one key are ORed.
 fn read_condition(condition: Option<&Value>) -> ConditionRead {
     let mut read = ConditionRead {
         clauses: Vec::new(),
@@ -871,7 +873,7 @@ fn clear_host_bits(network: IpNetwork) -> IpNetwork {
     IpNetwork::new(network.network(), network.prefix()).expect("the prefix is unchanged")
 }
 
-/// Reads a string or a list of strings; `None` for anything else.
+/// Reads a string or a list of strings, or returns `None` for anything else.
 fn string_list(value: &Value) -> Option<Vec<String>> {
     match value {
         Value::String(text) => Some(vec![text.clone()]),
@@ -898,7 +900,7 @@ fn describe_json(value: &Value) -> &'static str {
 // One caller
 // ---------------------------------------------------------------------------------------------
 
-/// How a policy treats one caller of a stage.
+/// The outcome of evaluating a policy for one caller of a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Allowed on every method and path of the stage.
@@ -916,7 +918,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub outcome: Outcome,
-    /// Indexes of the statements that decide, from 0; empty for an implicit deny.
+    /// Indexes of the statements that decide, from 0. Empty for an implicit deny.
     pub deciding_statements: Vec<usize>,
     /// Plain words: "denied by statement 2 (Deny unless source address in 203.0.113.0/24)".
     pub reason: String,
@@ -924,8 +926,8 @@ pub struct Decision {
 
 /// Evaluates whether a caller at `address` may invoke `stage`, for any method and path.
 ///
-/// `via_vpc_endpoint` says whether the call arrives through a VPC endpoint, which decides
-/// whether the address is `aws:VpcSourceIp` or `aws:SourceIp`. An IPv4-mapped IPv6 address is
+/// `via_vpc_endpoint` is true when the call arrives through a VPC endpoint, so that the
+/// address is `aws:VpcSourceIp` instead of `aws:SourceIp`. An IPv4-mapped IPv6 address is
 /// taken as the IPv4 address it holds.
 ///
 /// A document whose `Statement` list is empty denies every call, because no `Allow` applies.
@@ -1076,8 +1078,8 @@ pub struct ApplicableStatement {
     pub effect: Effect,
     /// [`Coverage::Whole`] or [`Coverage::Partial`].
     pub coverage: Coverage,
-    /// Internet callers its condition matches; may be empty, for example with a condition on
-    /// `aws:VpcSourceIp` only.
+    /// Internet callers its condition matches. It may be empty, for example with a condition
+    /// on `aws:VpcSourceIp` only.
     pub addresses: AddressSet,
     /// Callers through a VPC endpoint its condition matches.
     pub vpc_addresses: AddressSet,
@@ -1101,12 +1103,12 @@ pub struct UnevaluableStatement {
     pub addresses: AddressSet,
 }
 
-/// Who may call one stage from the internet, that is, not through a VPC endpoint.
+/// The access that internet callers, those not using a VPC endpoint, have to one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessReport {
     pub stage: String,
     pub has_policy: bool,
-    /// Why the document's outline is invalid; the sets are then empty.
+    /// Problem with the document's outline, when it is invalid. The sets are then empty.
     pub invalid_policy: Option<String>,
     /// Callers allowed on every method and path of the stage.
     pub allowed: AddressSet,
@@ -1123,8 +1125,8 @@ pub struct AccessReport {
 
 /// Works out which internet callers `doc` lets invoke `stage`.
 ///
-/// The sets leave out the statements in [`AccessReport::unevaluable`]: an unevaluable `Deny`
-/// may narrow them and an unevaluable `Allow` may widen them.
+/// The sets leave out the statements in [`AccessReport::unevaluable`]. An unevaluable `Deny`
+/// may make the real access narrower, and an unevaluable `Allow` may make it wider.
 pub fn effective_access(doc: Option<&Value>, stage: &str, api: &ApiContext) -> AccessReport {
     let mut report = AccessReport {
         stage: stage.to_string(),
@@ -1236,7 +1238,7 @@ impl StageSets {
 }
 
 impl AccessReport {
-    /// The evaluable statements that cover only some methods or paths of the stage.
+    /// Returns the evaluable statements that cover only some methods or paths of the stage.
     pub fn partial_statements(&self) -> impl Iterator<Item = &ApplicableStatement> {
         self.statements
             .iter()
@@ -1327,7 +1329,7 @@ fn describe_addresses(set: &AddressSet) -> String {
     }
 }
 
-/// Who of one address family a set holds, in the shorter of the two list forms.
+/// The callers of one address family in a set, in the shorter of the two list forms.
 enum FamilyAccess {
     Everyone,
     Nobody,
@@ -1382,13 +1384,13 @@ pub enum AccessWarning {
     },
     /// No listed address may call the whole stage.
     AdmitsNobody {
-        /// `Deny` statements that match listed addresses; empty when nothing allows them.
+        /// `Deny` statements that match listed addresses. Empty when nothing allows them.
         denied_by: Vec<usize>,
     },
     /// Some listed networks may not call the whole stage.
     NarrowerThanList {
         not_admitted: Vec<IpNetwork>,
-        /// `Deny` statements that match them; empty when nothing allows them.
+        /// `Deny` statements that match them. Empty when nothing allows them.
         denied_by: Vec<usize>,
     },
     /// Callers outside the list may call the whole stage.
@@ -1492,7 +1494,7 @@ impl fmt::Display for AccessWarning {
 /// Lists every way the report's effective access differs from `allowlist` for internet callers
 /// on the whole stage, with the statements responsible.
 ///
-/// Entries that do not parse as CIDRs are skipped; `cidr::parse_entry` reports them. An empty
+/// Entries that do not parse as CIDRs are skipped, because `cidr::parse_entry` reports them. An empty
 /// allowlist has no defined meaning, so it only yields the unevaluable statements.
 pub fn compare_with_allowlist(report: &AccessReport, allowlist: &[String]) -> Vec<AccessWarning> {
     let mut warnings = Vec::new();
@@ -1704,7 +1706,7 @@ mod tests {
         )
     }
 
-    /// Replaces or adds one element of a statement; `Value::Null` removes it.
+    /// Replaces or adds one element of a statement. `Value::Null` removes it.
     fn with(mut statement: Value, element: &str, value: Value) -> Value {
         let fields = statement.as_object_mut().unwrap();
         if value.is_null() {
@@ -1815,7 +1817,7 @@ mod tests {
         )])
     }
 
-    /// A private API's policy: only one VPC endpoint, and only some addresses behind it.
+    /// Builds a private API's policy: only one VPC endpoint, and only some addresses behind it.
     fn private_api() -> Value {
         policy(vec![statement(
             "Allow",
@@ -2936,8 +2938,8 @@ mod tests {
         }
     }
 
-    /// Networks clustered in 10.0.0.0/16 and 2001:db8::/112 so that they overlap and touch,
-    /// with a few anywhere.
+    /// Draws a network, mostly inside 10.0.0.0/16 or 2001:db8::/112 so that networks overlap
+    /// and touch, and now and then anywhere.
     fn random_network(rng: &mut Rng) -> IpNetwork {
         let anywhere = rng.below(10) == 0;
         if rng.below(4) == 0 {
@@ -2977,7 +2979,7 @@ mod tests {
         }
     }
 
-    /// Addresses at and next to every range boundary of the set.
+    /// Returns the addresses at and next to every range boundary of the set.
     fn boundary_addresses(set: &AddressSet) -> Vec<IpAddr> {
         let mut addresses = Vec::new();
         for &(start, end) in set.ranges_v4() {
@@ -3071,7 +3073,8 @@ mod tests {
             assert_eq!(complement.complement(), left);
             assert_eq!(union, right.union(&left));
             assert_eq!(intersection, right.intersect(&left));
-            assert!(intersection.is_subset(&left) && left.is_subset(&union));
+            assert!(intersection.is_subset(&left));
+            assert!(left.is_subset(&union));
 
             let mut addresses: Vec<IpAddr> = (0..1000).map(|_| random_address(&mut rng)).collect();
             addresses.extend(boundary_addresses(&left));

@@ -1,10 +1,14 @@
 //! One stage's allowlist while the user edits it: entries, undo, flags and the resulting policy.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::core::access::{
+    AccessReport, AccessWarning, Decision, Outcome, compare_with_allowlist, effective_access, evaluate_address,
+};
 use crate::core::chalice::PolicyFile;
 use crate::core::cidr::{CidrEntry, CidrError, EntryFlag, flag_entries, parse_entry};
 use crate::core::policy::{
@@ -83,6 +87,8 @@ pub struct EditSession {
     pub original_entries: Vec<String>,
     pub entries: Vec<String>,
     pub empty_choice: Option<EmptyChoice>,
+    /// Replaces the generated deployment description (rollbacks and drift fixes).
+    pub description_override: Option<String>,
     /// The REST API's other stages, which an edit must leave alone.
     pub other_stages: Vec<String>,
     /// Apply the edit to every stage the allowlist's statement covers, instead of giving this
@@ -122,6 +128,7 @@ impl EditSession {
             original_entries,
             original_access,
             empty_choice: None,
+            description_override: None,
             other_stages: Vec::new(),
             apply_to_shared: false,
             confirmed_unrestricted: BTreeSet::new(),
@@ -344,6 +351,77 @@ impl EditSession {
         Ok(())
     }
 
+    /// The document in force now: the live policy when it is known, else the base.
+    pub fn current_document(&self) -> Option<&Value> {
+        if self.live_known { self.live.as_ref() } else { self.base.as_ref() }
+    }
+
+    /// Who can call the stage now.
+    pub fn access_now(&self) -> AccessReport {
+        effective_access(self.current_document(), &self.target.stage, &self.target.api)
+    }
+
+    /// Who could call the stage after the save, and every way that differs from the list shown.
+    pub fn access_after(&self) -> Result<(AccessReport, Vec<AccessWarning>), PolicyError> {
+        let proposed = self.proposed_document()?;
+        let report = effective_access(proposed.as_ref(), &self.target.stage, &self.target.api);
+        let warnings = if self.entries.is_empty() {
+            Vec::new()
+        } else {
+            compare_with_allowlist(&report, &self.entries)
+        };
+        Ok((report, warnings))
+    }
+
+    /// Decisions for `address` now and after the save, when the save would take away access
+    /// the address has now.
+    pub fn lockout(&self, address: IpAddr) -> Option<(Decision, Decision)> {
+        let (stage, api) = (&self.target.stage, &self.target.api);
+        let before = evaluate_address(self.current_document(), stage, address, false, api);
+        if before.outcome != Outcome::Allowed {
+            return None;
+        }
+        let proposed = self.proposed_document().ok()?;
+        let after = evaluate_address(proposed.as_ref(), stage, address, false, api);
+        (after.outcome != Outcome::Allowed).then_some((before, after))
+    }
+
+    /// Decisions for `address` on every stage of the REST API, now and after the save.
+    pub fn test_address(&self, address: IpAddr) -> Vec<(String, Decision, Decision)> {
+        let proposed = self.proposed_document().ok().flatten();
+        let api = &self.target.api;
+        std::iter::once(&self.target.stage)
+            .chain(&self.other_stages)
+            .map(|stage| {
+                let now = evaluate_address(self.current_document(), stage, address, false, api);
+                let after = evaluate_address(proposed.as_ref(), stage, address, false, api);
+                (stage.clone(), now, after)
+            })
+            .collect()
+    }
+
+    /// Replaces the whole document with `document` (a rollback, or one side of a drift), keeping
+    /// no entry edits; save then writes it to the file and live. For a Chalice stage, "no
+    /// policy" becomes a policy that allows everyone, because Chalice needs a file to embed.
+    pub fn reset_to(&mut self, document: Option<Value>, description: String) -> Result<(), PolicyError> {
+        let document = match (document, &self.target.chalice_stage) {
+            (None, Some(_)) => Some(allow_everyone_document()),
+            (document, _) => document,
+        };
+        let access = stage_access(document.as_ref(), &self.target.stage, &self.target.api)?;
+        self.original_entries = match &access {
+            StageAccess::Allowlist(allowlist) => allowlist.cidrs.clone(),
+            StageAccess::Unrestricted | StageAccess::Closed => Vec::new(),
+        };
+        self.entries = self.original_entries.clone();
+        self.original_access = access;
+        self.base = document;
+        self.empty_choice = None;
+        self.undo_stack.clear();
+        self.description_override = Some(description);
+        Ok(())
+    }
+
     /// Added and removed entries against the start of the session, by covered network text.
     pub fn changes(&self) -> (Vec<String>, Vec<String>) {
         let added = self.entries.iter().filter(|entry| !self.original_entries.contains(entry)).cloned().collect();
@@ -355,6 +433,10 @@ impl EditSession {
     /// The deployment description, for example `ipgate: dev +203.0.113.7/32 -198.51.100.0/24`,
     /// named after the Chalice stage when there is one.
     pub fn deployment_description(&self) -> String {
+        let stage = self.target.chalice_stage.as_ref().unwrap_or(&self.target.stage);
+        if let Some(description) = &self.description_override {
+            return truncate_description(&format!("ipgate: {stage} {description}"));
+        }
         let (added, removed) = self.changes();
         let mut parts: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
         parts.extend(removed.iter().map(|entry| format!("-{entry}")));
@@ -368,9 +450,21 @@ impl EditSession {
         if parts.is_empty() {
             parts.push("policy update".to_string());
         }
-        let stage = self.target.chalice_stage.as_ref().unwrap_or(&self.target.stage);
         truncate_description(&format!("ipgate: {stage} {}", parts.join(" ")))
     }
+}
+
+/// A policy that lets every caller invoke every stage.
+fn allow_everyone_document() -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*"
+        }]
+    })
 }
 
 /// Keeps a deployment description short enough to read in the console and in lists.

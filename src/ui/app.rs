@@ -1,14 +1,17 @@
 //! Application state and the handlers that change it.
 
+use std::net::IpAddr;
+
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
 use crate::core::chalice::Project;
 use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
 use crate::history::HistoryStore;
+use crate::myip::MyIpSource;
 use crate::save::{HistoryRecorder, Step, StepError};
 
-use super::editor::{EditorOutcome, EditorState};
+use super::editor::{EditorContext, EditorOutcome, EditorState};
 use super::message::{Effect, Message};
 
 /// A line under the main view: progress, a result or an error.
@@ -16,6 +19,24 @@ use super::message::{Effect, Message};
 pub struct StatusLine {
     pub text: String,
     pub is_error: bool,
+}
+
+/// The user's public address, for the lockout guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MyIp {
+    Looking,
+    Known(IpAddr),
+    /// Why it is unknown; saves go on without the guard.
+    Unknown(String),
+}
+
+impl MyIp {
+    pub fn address(&self) -> Option<IpAddr> {
+        match self {
+            MyIp::Known(address) => Some(*address),
+            _ => None,
+        }
+    }
 }
 
 /// The home screen's selection and filter.
@@ -52,6 +73,10 @@ pub struct App {
     pub rows: Vec<StageRow>,
     /// Every error shown on the status line, printed again after the UI closes.
     pub error_history: Vec<String>,
+    /// `--read-only`: saves are refused.
+    pub read_only: bool,
+    pub my_ip_source: MyIpSource,
+    pub my_ip: MyIp,
     next_run_id: u64,
 }
 
@@ -80,6 +105,9 @@ impl App {
             should_quit: false,
             rows: Vec::new(),
             error_history: Vec::new(),
+            read_only: false,
+            my_ip_source: MyIpSource::Disabled,
+            my_ip: MyIp::Unknown("lookup off (--no-my-ip)".to_string()),
             next_run_id: 1,
         };
         app.refresh_rows();
@@ -88,13 +116,20 @@ impl App {
 
     /// The effects to run at start-up.
     pub fn start(&mut self) -> Vec<Effect> {
-        match self.inventory.connection {
-            Connection::Connecting => {
-                self.pending_requests += 1;
-                vec![Effect::ListRestApis]
-            }
-            _ => Vec::new(),
+        let mut effects = Vec::new();
+        if self.inventory.connection == Connection::Connecting {
+            self.pending_requests += 1;
+            effects.push(Effect::ListRestApis);
         }
+        match &self.my_ip_source {
+            MyIpSource::Disabled => {}
+            MyIpSource::Given(address) => self.my_ip = MyIp::Known(*address),
+            MyIpSource::Lookup(_) => {
+                self.my_ip = MyIp::Looking;
+                effects.push(Effect::FindMyIp(self.my_ip_source.clone()));
+            }
+        }
+        effects
     }
 
     pub fn is_busy(&self) -> bool {
@@ -143,6 +178,16 @@ impl App {
             Message::RestApisListed(result) => self.on_rest_apis_listed(result),
             Message::StagesListed { rest_api_id, result } => self.on_stages_listed(rest_api_id, result),
             Message::RestApiRefreshed { rest_api_id, result } => self.on_rest_api_refreshed(rest_api_id, result),
+            Message::MyIpFound(result) => {
+                self.my_ip = match result {
+                    Ok(address) => MyIp::Known(address),
+                    Err(error) => {
+                        tracing::warn!(%error, "public address lookup failed");
+                        MyIp::Unknown(error)
+                    }
+                };
+                Vec::new()
+            }
             Message::SaveStepFinished { run_id, index, result } => self.on_save_step(run_id, index, result),
         }
     }
@@ -167,7 +212,8 @@ impl App {
         match &mut self.screen {
             Screen::Home => self.on_home_key(key),
             Screen::Editor(editor) => {
-                let outcome = editor.on_key(key, &self.inventory);
+                let context = EditorContext { inventory: &self.inventory, read_only: self.read_only, my_ip: self.my_ip.address() };
+                let outcome = editor.on_key(key, &context);
                 self.on_editor_outcome(outcome)
             }
         }

@@ -1,5 +1,6 @@
 //! The stage editor: entries, prompts, preview and the save flow of one stage.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -7,11 +8,28 @@ use crossterm::event::{KeyCode, KeyEvent};
 use crate::core::cidr::parse_entry;
 use crate::model::edit::{AddOutcome, EditSession, EditTarget, EmptyChoice, SaveBlocker};
 use crate::model::{Connection, Inventory, StageRow};
+use crate::core::access::Decision;
 use crate::core::chalice::PolicyFile;
+use crate::history::PolicyVersion;
 use crate::core::policy::parse_document;
 use crate::save::{
     Conflict, PlanInput, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary, plan_save,
 };
+
+/// Which side wins when the policy file and the live policy differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftSide {
+    TakeLive,
+    PushFile,
+}
+
+/// What the editor reads from the rest of the app while it handles a key.
+pub struct EditorContext<'a> {
+    pub inventory: &'a Inventory,
+    pub read_only: bool,
+    /// The user's public address, when known, for the lockout guard.
+    pub my_ip: Option<std::net::IpAddr>,
+}
 
 /// What the app must do after the editor handled a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +71,8 @@ pub enum Prompt {
     EmptyChoice,
     ConfirmUnrestricted { ipv6: bool },
     DiscardChanges,
+    /// The save would take away the user's own access: type the stage name to go on.
+    ConfirmLockout { address: IpAddr, reason: String, typed: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +171,10 @@ pub enum Overlay {
     Preview { tab: PreviewTab, scroll: u16 },
     Confirm(ConfirmState),
     Progress(SaveRun),
+    /// "Test an address": decisions for one address on every stage of the REST API.
+    TestAddress { input: String, results: Option<Result<Vec<(String, Decision, Decision)>, String>> },
+    /// Earlier live policies of this stage, newest first.
+    History { versions: Vec<PolicyVersion>, selected: usize },
 }
 
 /// The editor screen's state.
@@ -174,6 +198,8 @@ pub struct EditorState {
     pub deployment_id: Option<String>,
     /// Why history keeps the previous version: "before save" or "before rollback".
     pub history_reason: &'static str,
+    /// The user typed the stage name to accept losing their own access.
+    lockout_confirmed: bool,
 }
 
 impl EditorState {
@@ -234,6 +260,7 @@ impl EditorState {
             project_root: inventory.project.as_ref().map(|project| project.root.clone()),
             deployment_id: row.deployment_id.clone(),
             history_reason: "before save",
+            lockout_confirmed: false,
         })
     }
 
@@ -268,22 +295,24 @@ impl EditorState {
     }
 
     /// Handles one key in whatever part of the editor has the focus.
-    pub fn on_key(&mut self, key: KeyEvent, inventory: &Inventory) -> EditorOutcome {
+    pub fn on_key(&mut self, key: KeyEvent, context: &EditorContext) -> EditorOutcome {
         if let Some(prompt) = self.prompt.clone() {
-            return self.on_prompt_key(prompt, key, inventory);
+            return self.on_prompt_key(prompt, key, context);
         }
         if self.input.is_some() {
             return self.on_input_key(key);
         }
         match self.overlay.clone() {
-            Overlay::None => self.on_list_key(key, inventory),
-            Overlay::Preview { tab, scroll } => self.on_preview_key(key, tab, scroll, inventory),
-            Overlay::Confirm(confirm) => self.on_confirm_key(key, confirm, inventory),
-            Overlay::Progress(run) => self.on_progress_key(key, &run, inventory),
+            Overlay::None => self.on_list_key(key, context),
+            Overlay::Preview { tab, scroll } => self.on_preview_key(key, tab, scroll, context),
+            Overlay::Confirm(confirm) => self.on_confirm_key(key, confirm, context),
+            Overlay::Progress(run) => self.on_progress_key(key, &run, context),
+            Overlay::TestAddress { input, .. } => self.on_test_address_key(key, input),
+            Overlay::History { versions, selected } => self.on_history_key(key, versions, selected, context),
         }
     }
 
-    fn on_list_key(&mut self, key: KeyEvent, inventory: &Inventory) -> EditorOutcome {
+    fn on_list_key(&mut self, key: KeyEvent, context: &EditorContext) -> EditorOutcome {
         let count = self.session.entries.len();
         match key.code {
             KeyCode::Char('?') => EditorOutcome::Help,
@@ -322,7 +351,14 @@ impl EditorState {
                 EditorOutcome::None
             }
             KeyCode::Char('t') => self.toggle_shared(),
-            KeyCode::Char('s') | KeyCode::Char('w') => self.begin_save(inventory),
+            KeyCode::Char('T') => {
+                self.overlay = Overlay::TestAddress { input: String::new(), results: None };
+                EditorOutcome::None
+            }
+            KeyCode::Char('H') => self.open_history(context),
+            KeyCode::Char('L') => self.resolve_drift(DriftSide::TakeLive, context),
+            KeyCode::Char('F') => self.resolve_drift(DriftSide::PushFile, context),
+            KeyCode::Char('s') | KeyCode::Char('w') => self.begin_save(context),
             _ => EditorOutcome::None,
         }
     }
@@ -423,7 +459,7 @@ impl EditorState {
         }
     }
 
-    fn on_prompt_key(&mut self, prompt: Prompt, key: KeyEvent, inventory: &Inventory) -> EditorOutcome {
+    fn on_prompt_key(&mut self, prompt: Prompt, key: KeyEvent, context: &EditorContext) -> EditorOutcome {
         self.prompt = None;
         match (prompt, key.code) {
             (Prompt::EmptyChoice, KeyCode::Char('o')) => {
@@ -440,14 +476,156 @@ impl EditorState {
             }
             (Prompt::ConfirmUnrestricted { ipv6 }, KeyCode::Char('y')) => {
                 self.session.confirm_unrestricted(ipv6);
-                self.begin_save(inventory)
+                self.begin_save(context)
             }
             (Prompt::DiscardChanges, KeyCode::Char('y')) => EditorOutcome::Close,
+            (Prompt::ConfirmLockout { address, reason, mut typed }, code) => match code {
+                KeyCode::Enter if typed == self.session.target.stage => {
+                    self.lockout_confirmed = true;
+                    self.begin_save(context)
+                }
+                KeyCode::Enter => {
+                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    EditorOutcome::error(format!("Type the stage name {} exactly, or Esc to cancel.", self.session.target.stage))
+                }
+                KeyCode::Esc => EditorOutcome::info("Save cancelled; nothing was written."),
+                KeyCode::Backspace => {
+                    typed.pop();
+                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    EditorOutcome::None
+                }
+                KeyCode::Char(character) => {
+                    typed.push(character);
+                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    EditorOutcome::None
+                }
+                _ => {
+                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    EditorOutcome::None
+                }
+            },
             _ => EditorOutcome::info("Cancelled."),
         }
     }
 
-    fn on_preview_key(&mut self, key: KeyEvent, tab: PreviewTab, scroll: u16, inventory: &Inventory) -> EditorOutcome {
+    fn on_test_address_key(&mut self, key: KeyEvent, mut input: String) -> EditorOutcome {
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = Overlay::None;
+                return EditorOutcome::None;
+            }
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Char(character) => input.push(character),
+            KeyCode::Enter => {
+                let results = match input.trim().parse::<IpAddr>() {
+                    Ok(address) => Ok(self.session.test_address(address)),
+                    Err(_) => Err(format!("'{}' is not an IPv4 or IPv6 address", input.trim())),
+                };
+                self.overlay = Overlay::TestAddress { input, results: Some(results) };
+                return EditorOutcome::None;
+            }
+            _ => {}
+        }
+        self.overlay = Overlay::TestAddress { input, results: None };
+        EditorOutcome::None
+    }
+
+    fn open_history(&mut self, context: &EditorContext) -> EditorOutcome {
+        let Some(store) = &context.inventory.history else {
+            return EditorOutcome::error("No data directory, so there is no history. Set IPGATE_DATA_DIR.");
+        };
+        let Some(rest_api_id) = &self.session.target.rest_api_id else {
+            return EditorOutcome::info("This stage has no REST API yet, so it has no live history.");
+        };
+        match store.versions(self.session.target.api.region.as_deref(), rest_api_id, &self.session.target.stage) {
+            Ok(versions) if versions.is_empty() => {
+                EditorOutcome::info("No earlier versions yet: ipgate records one before each live write.")
+            }
+            Ok(versions) => {
+                self.overlay = Overlay::History { versions, selected: 0 };
+                EditorOutcome::None
+            }
+            Err(error) => EditorOutcome::error(format!("Reading the history failed: {error}")),
+        }
+    }
+
+    fn on_history_key(
+        &mut self,
+        key: KeyEvent,
+        versions: Vec<PolicyVersion>,
+        selected: usize,
+        context: &EditorContext,
+    ) -> EditorOutcome {
+        let last = versions.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.overlay = Overlay::History { versions, selected: (selected + 1).min(last) }
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.overlay = Overlay::History { versions, selected: selected.saturating_sub(1) }
+            }
+            KeyCode::Enter | KeyCode::Char('r') => {
+                let Some(version) = versions.get(selected) else {
+                    return EditorOutcome::None;
+                };
+                return self.roll_back(version, context);
+            }
+            _ => {}
+        }
+        EditorOutcome::None
+    }
+
+    /// Restores an earlier version to the file and live, through the usual confirmation.
+    fn roll_back(&mut self, version: &PolicyVersion, context: &EditorContext) -> EditorOutcome {
+        let document = match version.policy.as_deref().map(parse_document).transpose() {
+            Ok(document) => document,
+            Err(error) => return EditorOutcome::error(format!("That version cannot be read: {error}")),
+        };
+        let when = crate::ui::view::format_time(version.recorded_at);
+        if let Err(error) = self.session.reset_to(document, format!("rollback to the version of {when} UTC")) {
+            return EditorOutcome::error(format!("Cannot roll back: {error}"));
+        }
+        self.history_reason = "before rollback";
+        self.overlay = Overlay::None;
+        self.clamp_selection();
+        self.begin_save(context)
+    }
+
+    /// Makes the file and the live policy agree, in the direction the user chose.
+    fn resolve_drift(&mut self, side: DriftSide, context: &EditorContext) -> EditorOutcome {
+        if !self.has_drift() {
+            return EditorOutcome::info("The policy file and the live policy already agree.");
+        }
+        let (document, description) = match side {
+            DriftSide::TakeLive => (self.session.live.clone(), "take the live policy into the file"),
+            DriftSide::PushFile => {
+                (self.session.local.as_ref().map(|file| file.document.clone()), "push the policy file live")
+            }
+        };
+        if let Err(error) = self.session.reset_to(document, description.to_string()) {
+            return EditorOutcome::error(format!("Cannot {description}: {error}"));
+        }
+        self.clamp_selection();
+        self.begin_save(context)
+    }
+
+    /// True for a Chalice stage whose policy file and live policy differ in meaning.
+    pub fn has_drift(&self) -> bool {
+        let session = &self.session;
+        session.target.chalice_stage.is_some()
+            && self.online
+            && session.live_known
+            && !crate::core::live::same_meaning(
+                session.local.as_ref().map(|file| &file.document),
+                session.live.as_ref(),
+                &session.target.api,
+            )
+    }
+
+    fn on_preview_key(&mut self, key: KeyEvent, tab: PreviewTab, scroll: u16, context: &EditorContext) -> EditorOutcome {
         let mut set = |tab, scroll| self.overlay = Overlay::Preview { tab, scroll };
         match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('p') => self.overlay = Overlay::None,
@@ -459,7 +637,7 @@ impl EditorState {
             KeyCode::Up | KeyCode::Char('k') => set(tab, scroll.saturating_sub(1)),
             KeyCode::PageDown => set(tab, scroll.saturating_add(10)),
             KeyCode::PageUp => set(tab, scroll.saturating_sub(10)),
-            KeyCode::Char('s') | KeyCode::Char('w') => return self.begin_save(inventory),
+            KeyCode::Char('s') | KeyCode::Char('w') => return self.begin_save(context),
             KeyCode::Char('?') => return EditorOutcome::Help,
             _ => {}
         }
@@ -467,7 +645,10 @@ impl EditorState {
     }
 
     /// Checks what blocks a save, asks what must be asked, then shows the plan.
-    pub fn begin_save(&mut self, inventory: &Inventory) -> EditorOutcome {
+    pub fn begin_save(&mut self, context: &EditorContext) -> EditorOutcome {
+        if context.read_only {
+            return EditorOutcome::error("Read-only mode (--read-only): nothing is written. Restart without it to save.");
+        }
         match self.session.save_blocker() {
             Some(SaveBlocker::InvalidEntry { index, error }) => {
                 self.selected = index;
@@ -488,9 +669,17 @@ impl EditorState {
             None => {}
         }
 
-        let shared_with = self.shared_with(inventory);
+        if let Some(address) = context.my_ip
+            && !self.lockout_confirmed
+            && let Some((_, after)) = self.session.lockout(address)
+        {
+            self.prompt = Some(Prompt::ConfirmLockout { address, reason: after.reason, typed: String::new() });
+            return EditorOutcome::None;
+        }
+
+        let shared_with = self.shared_with(context.inventory);
         let own_file = false;
-        match self.plan(inventory, own_file) {
+        match self.plan(context.inventory, own_file) {
             Ok(plan) if plan.is_empty() => EditorOutcome::info(
                 "Nothing to save: the policy file and the live policy already say the same.",
             ),
@@ -530,7 +719,7 @@ impl EditorState {
         plan_save(&input)
     }
 
-    fn on_confirm_key(&mut self, key: KeyEvent, confirm: ConfirmState, inventory: &Inventory) -> EditorOutcome {
+    fn on_confirm_key(&mut self, key: KeyEvent, confirm: ConfirmState, context: &EditorContext) -> EditorOutcome {
         match key.code {
             KeyCode::Char('y') => {
                 let steps = confirm.plan.steps.clone();
@@ -540,7 +729,7 @@ impl EditorState {
             }
             KeyCode::Char('o') if !confirm.shared_with.is_empty() => {
                 let own_file = !confirm.own_file;
-                match self.plan(inventory, own_file) {
+                match self.plan(context.inventory, own_file) {
                     Ok(plan) => {
                         self.overlay = Overlay::Confirm(ConfirmState { plan, own_file, ..confirm });
                         EditorOutcome::None
@@ -555,13 +744,13 @@ impl EditorState {
         }
     }
 
-    fn on_progress_key(&mut self, key: KeyEvent, run: &SaveRun, inventory: &Inventory) -> EditorOutcome {
+    fn on_progress_key(&mut self, key: KeyEvent, run: &SaveRun, context: &EditorContext) -> EditorOutcome {
         if run.is_running() {
             return EditorOutcome::info("A save is running; wait for it to finish.");
         }
         if let Some(conflict) = &run.conflict {
             return match key.code {
-                KeyCode::Char('a') => self.apply_on_top(conflict, inventory),
+                KeyCode::Char('a') => self.apply_on_top(conflict, context),
                 KeyCode::Esc | KeyCode::Char('q') => {
                     self.overlay = Overlay::None;
                     EditorOutcome::info("Save cancelled at the conflict; your edit is still here.")
@@ -585,7 +774,7 @@ impl EditorState {
     }
 
     /// Rebases the edit on the version that changed under ipgate, then asks to confirm again.
-    fn apply_on_top(&mut self, conflict: &Conflict, inventory: &Inventory) -> EditorOutcome {
+    fn apply_on_top(&mut self, conflict: &Conflict, context: &EditorContext) -> EditorOutcome {
         let rebased = match conflict {
             Conflict::LivePolicy { current, .. } => {
                 self.session.live = current.clone();
@@ -627,7 +816,7 @@ impl EditorState {
         }
         self.overlay = Overlay::None;
         self.clamp_selection();
-        self.begin_save(inventory)
+        self.begin_save(context)
     }
 
     /// Marks the steps from `from` as pending and the first as running.

@@ -28,6 +28,10 @@ const EDITOR: &[KeyHelp] = &[
     ("Esc", "back"),
     ("n", "normalise host bits"),
     ("t", "edit only this stage / every stage its statement covers"),
+    ("T", "test an address against every stage"),
+    ("H", "history of live policies; Enter rolls back"),
+    ("L", "drift: take the live policy into the file"),
+    ("F", "drift: push the file live and redeploy"),
     ("j/k ↑/↓", "move"),
     ("?", "help"),
 ];
@@ -53,6 +57,12 @@ const EMPTY_CHOICE: &[KeyHelp] = &[("o", "open to everyone"), ("c", "closed to e
 
 const CONFIRM_PROMPT: &[KeyHelp] = &[("y", "yes"), ("any other key", "no")];
 
+const TEST_ADDRESS: &[KeyHelp] = &[("type", "an IPv4 or IPv6 address"), ("Enter", "test it"), ("Esc", "back")];
+
+const HISTORY: &[KeyHelp] = &[("j/k ↑/↓", "choose a version"), ("Enter", "roll back to it (asks first)"), ("Esc", "back")];
+
+const LOCKOUT: &[KeyHelp] = &[("type", "the stage name"), ("Enter", "save anyway"), ("Esc", "cancel")];
+
 const GLOBAL: &[KeyHelp] = &[("Ctrl-C", "quit (asks first when edits are unsaved)"), ("?", "help for this view")];
 
 /// The keys of the view that has the focus, most used first: the footer shows those that fit.
@@ -62,6 +72,7 @@ pub fn current_keys(app: &App) -> &'static [KeyHelp] {
         Screen::Home => HOME,
         Screen::Editor(editor) => match (&editor.prompt, &editor.input, &editor.overlay) {
             (Some(Prompt::EmptyChoice), _, _) => EMPTY_CHOICE,
+            (Some(Prompt::ConfirmLockout { .. }), _, _) => LOCKOUT,
             (Some(_), _, _) => CONFIRM_PROMPT,
             (None, Some(_), _) => INPUT,
             (None, None, Overlay::Preview { .. }) => PREVIEW,
@@ -70,6 +81,8 @@ pub fn current_keys(app: &App) -> &'static [KeyHelp] {
             (None, None, Overlay::Progress(run)) if run.conflict.is_some() => PROGRESS_CONFLICT,
             (None, None, Overlay::Progress(run)) if run.failed_step().is_some() => PROGRESS_FAILED,
             (None, None, Overlay::Progress(_)) => PROGRESS_DONE,
+            (None, None, Overlay::TestAddress { .. }) => TEST_ADDRESS,
+            (None, None, Overlay::History { .. }) => HISTORY,
             (None, None, Overlay::None) => EDITOR,
         },
     }

@@ -13,6 +13,7 @@ pub enum Message {
     RestApisListed(Result<Vec<RestApiSummary>, AwsError>),
     StagesListed { rest_api_id: String, result: Result<Vec<StageSummary>, AwsError> },
     RestApiRefreshed { rest_api_id: String, result: Result<RestApiSummary, AwsError> },
+    MyIpFound(Result<std::net::IpAddr, String>),
     SaveStepFinished { run_id: u64, index: usize, result: Result<Option<String>, StepError> },
 }
 
@@ -25,6 +26,7 @@ pub enum Effect {
     /// Move a queued stage listing to the front.
     PrioritizeStages(String),
     RefreshRestApi(String),
+    FindMyIp(crate::myip::MyIpSource),
     /// Run `steps[from..]` in order, stopping at the first failure, recording history before a
     /// live write and an audit line at the end.
     RunSave { run_id: u64, steps: Vec<Step>, from: usize, history: Option<HistoryRecorder> },

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use crate::aws::Gateway;
+use crate::myip::find_my_ip;
 use crate::save::{HistoryRecorder, Step, StepStatus, run_step_checked};
 
 use super::app::App;
@@ -18,6 +19,8 @@ use super::view;
 /// How many stage listings run at once.
 const STAGE_WORKERS: usize = 4;
 const TICK: Duration = Duration::from_millis(120);
+/// How long the public address lookup may take before the lockout guard goes without it.
+const MY_IP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the UI until the user quits; returns the errors shown during the session. The terminal
 /// is restored before this returns.
@@ -157,6 +160,13 @@ impl Executor {
             Effect::ListRestApis => self.spawn_aws(|gateway| async move {
                 Message::RestApisListed(gateway.list_rest_apis().await)
             }),
+            Effect::FindMyIp(source) => {
+                let sender = self.sender.clone();
+                tokio::spawn(async move {
+                    let result = find_my_ip(&source, MY_IP_TIMEOUT).await.map_err(|error| error.to_string());
+                    let _ = sender.send(Message::MyIpFound(result));
+                });
+            }
             Effect::RefreshRestApi(rest_api_id) => self.spawn_aws(|gateway| async move {
                 let result = gateway.get_rest_api(&rest_api_id).await;
                 Message::RestApiRefreshed { rest_api_id, result }

@@ -110,6 +110,8 @@ impl Fixture {
         command.env("AWS_REGION", REGION);
         command.env("AWS_EC2_METADATA_DISABLED", "true");
         command.env("AWS_ENDPOINT_URL", endpoint);
+        // A given address, so ipgate never looks its public address up on the internet.
+        command.env("IPGATE_MY_IP", "192.0.2.250");
         for (key, value) in extra_env {
             command.env(key, value);
         }

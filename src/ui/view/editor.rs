@@ -6,6 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
+use crate::core::access::{Decision, Outcome};
 use crate::core::cidr::{EntryFlag, parse_entry};
 use crate::core::policy::StageAccess;
 use crate::model::edit::{EmptyChoice, EditSession};
@@ -18,6 +19,8 @@ pub fn draw(frame: &mut Frame, area: Rect, editor: &EditorState) {
         Overlay::Preview { tab, scroll } => save::draw_preview(frame, area, editor, *tab, *scroll),
         Overlay::Confirm(confirm) => save::draw_confirm(frame, area, editor, confirm),
         Overlay::Progress(run) => save::draw_progress(frame, area, editor, run),
+        Overlay::TestAddress { input, results } => draw_test_address(frame, area, input, results.as_ref()),
+        Overlay::History { versions, selected } => save::draw_history(frame, area, editor, versions, *selected),
         Overlay::None => draw_list_view(frame, area, editor),
     }
     if let Some(prompt) = &editor.prompt {
@@ -69,6 +72,30 @@ fn info_lines(editor: &EditorState) -> Vec<Line<'static>> {
     ];
     for warning in &editor.warnings {
         lines.push(Line::styled(format!("! {warning}"), Style::new().fg(Color::Yellow)));
+    }
+    lines.push(Line::from(vec![
+        Span::styled("Who gets in now: ", Style::new().fg(Color::Gray)),
+        Span::raw(session.access_now().summary()),
+    ]));
+    match session.access_after() {
+        Ok((report, warnings)) => {
+            if session.is_dirty() || session.description_override.is_some() {
+                lines.push(Line::from(vec![
+                    Span::styled("After save: ", Style::new().fg(Color::Gray)),
+                    Span::raw(report.summary()),
+                ]));
+            }
+            for warning in warnings {
+                lines.push(Line::styled(format!("! {warning}"), Style::new().fg(Color::Red)));
+            }
+        }
+        Err(error) => lines.push(Line::styled(format!("! The edit cannot be applied: {error}"), Style::new().fg(Color::Red))),
+    }
+    if editor.has_drift() {
+        lines.push(Line::styled(
+            "! The policy file and the live policy differ. L takes the live policy into the file; F pushes the file live and redeploys.",
+            Style::new().fg(Color::Yellow),
+        ));
     }
     let shared = session.shared_stages();
     if !shared.is_empty() {
@@ -216,6 +243,15 @@ fn draw_prompt(frame: &mut Frame, area: Rect, editor: &EditorState, prompt: &Pro
                 ],
             )
         }
+        Prompt::ConfirmLockout { address, reason, typed } => (
+            "This save locks you out",
+            vec![
+                format!("Your address {address} can call stage {stage} now, but not after this save: {reason}."),
+                String::new(),
+                format!("Type the stage name ({stage}) and press Enter to save anyway, or Esc to cancel."),
+                format!("> {typed}_"),
+            ],
+        ),
         Prompt::DiscardChanges => (
             "Discard edits?",
             vec![
@@ -227,4 +263,39 @@ fn draw_prompt(frame: &mut Frame, area: Rect, editor: &EditorState, prompt: &Pro
         ),
     };
     popup::draw_question(frame, area, title, &lines);
+}
+
+fn draw_test_address(
+    frame: &mut Frame,
+    area: Rect,
+    input: &str,
+    results: Option<&Result<Vec<(String, Decision, Decision)>, String>>,
+) {
+    let mut lines = vec![
+        Line::from(format!("Address: {input}_")),
+        Line::styled("Enter tests it against every stage of this REST API, now and after the save.", Style::new().fg(Color::Gray)),
+        Line::from(""),
+    ];
+    match results {
+        None => {}
+        Some(Err(error)) => lines.push(Line::styled(error.clone(), Style::new().fg(Color::Red))),
+        Some(Ok(rows)) => {
+            for (stage, now, after) in rows {
+                lines.push(Line::from(Span::styled(format!("Stage {stage}"), Style::new().add_modifier(Modifier::BOLD))));
+                lines.push(decision_line("  now:        ", now));
+                lines.push(decision_line("  after save: ", after));
+            }
+        }
+    }
+    let block = Block::bordered().title(" Test an address ");
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+fn decision_line(label: &str, decision: &Decision) -> Line<'static> {
+    let color = match decision.outcome {
+        Outcome::Allowed => Color::Green,
+        Outcome::Denied => Color::Red,
+        Outcome::Partial | Outcome::Unknown => Color::Yellow,
+    };
+    Line::from(vec![Span::raw(label.to_string()), Span::styled(decision.reason.clone(), Style::new().fg(color))])
 }

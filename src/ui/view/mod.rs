@@ -6,6 +6,8 @@ mod json;
 mod popup;
 mod save;
 
+pub use home::format_time;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -14,7 +16,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::model::Connection;
 
-use super::app::{App, Screen};
+use super::app::{App, MyIp, Screen};
 use super::keys::{current_keys, help_lines};
 
 /// Below this size the layout cannot show a usable table, so a message is drawn instead.
@@ -87,12 +89,22 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     ]);
 
     let spinner = if app.is_busy() { SPINNER[app.spinner_frame % SPINNER.len()] } else { " " };
+    let my_ip = match &app.my_ip {
+        MyIp::Known(address) => Span::styled(address.to_string(), value),
+        MyIp::Looking => Span::styled("looking up...", Style::new().fg(Color::Yellow)),
+        MyIp::Unknown(_) => Span::styled("unknown", Style::new().fg(Color::Yellow)),
+    };
     let mut second = vec![
         Span::styled(format!(" {spinner} "), Style::new().fg(Color::Cyan)),
         Span::styled("endpoint ", label),
         Span::styled(info.endpoint.clone().unwrap_or_else(|| "AWS".to_string()), value),
+        Span::styled("  my IP ", label),
+        my_ip,
         Span::raw("  "),
     ];
+    if app.read_only {
+        second.push(Span::styled("read-only  ", Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)));
+    }
     second.push(match &app.inventory.connection {
         Connection::Connecting => Span::styled("connecting...", Style::new().fg(Color::Yellow)),
         Connection::Online => Span::styled("online", Style::new().fg(Color::Green)),

@@ -4,12 +4,13 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Tabs, Wrap};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Tabs, Wrap};
 use serde_json::Value;
 
 use crate::core::diff::{DiffLine, diff_lines};
 use crate::core::live::same_meaning;
 use crate::core::policy::{POLICY_MAX_CHARS, policy_length, to_pretty};
+use crate::history::PolicyVersion;
 use crate::save::{Conflict, StepStatus};
 use crate::ui::editor::{ConfirmState, EditorState, PreviewTab, SaveRun};
 
@@ -196,4 +197,41 @@ pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &
 
     let block = Block::bordered().title(" Saving ");
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+pub fn draw_history(frame: &mut Frame, area: Rect, editor: &EditorState, versions: &[PolicyVersion], selected: usize) {
+    let [list_area, diff_area] = Layout::vertical([Constraint::Length((versions.len() as u16 + 2).min(area.height / 2)), Constraint::Min(3)]).areas(area);
+
+    let items: Vec<ListItem> = versions
+        .iter()
+        .map(|version| {
+            let deployment = version.deployment_id.as_deref().unwrap_or("none");
+            let policy = if version.policy.is_some() { "policy" } else { "no policy" };
+            ListItem::new(format!(
+                "{} UTC  {:<15}  deployment {deployment:<10}  {policy}",
+                super::format_time(version.recorded_at),
+                version.reason
+            ))
+        })
+        .collect();
+    let list = List::new(items)
+        .block(Block::bordered().title(" Earlier live policies, newest first (Enter rolls back) "))
+        .highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
+        .highlight_symbol("> ");
+    let mut state = ListState::default().with_selected(Some(selected));
+    frame.render_stateful_widget(list, list_area, &mut state);
+
+    let Some(version) = versions.get(selected) else {
+        return;
+    };
+    let old_text = version
+        .policy
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .map(|document| to_pretty(&document))
+        .unwrap_or_default();
+    let current_text = editor.session.current_document().map(to_pretty).unwrap_or_default();
+    let lines: Vec<Line> = diff_lines(&current_text, &old_text).iter().map(diff_line).collect();
+    let block = Block::bordered().title(" - current policy, + this version ");
+    frame.render_widget(Paragraph::new(lines).block(block), diff_area);
 }
