@@ -88,7 +88,7 @@ fn deployment_reply(request_id: &str, id: &str) -> http::Response<SdkBody> {
         .unwrap()
 }
 
-/// An API Gateway error reply; `retry_after` sets the `Retry-After` header, in seconds.
+/// Builds an API Gateway error reply. `retry_after` sets the `Retry-After` header, in seconds.
 fn error_reply(
     status: u16,
     request_id: &str,
@@ -179,7 +179,10 @@ async fn throttled_past_attempt_limit_fails() {
     assert_eq!(err.operation, "GetRestApi");
     assert_eq!(err.kind, AwsErrorKind::Throttled);
     assert_eq!(err.code.as_deref(), Some("TooManyRequestsException"));
-    assert_eq!(err.request_id.as_deref(), Some(format!("req-{attempts}").as_str()));
+    assert_eq!(
+        err.request_id.as_deref(),
+        Some(format!("req-{attempts}").as_str())
+    );
     assert_eq!(err.rest_api_id.as_deref(), Some("abc123"));
     assert_eq!(err.stage, None);
     assert_eq!(replay.actual_requests().count(), attempts as usize);
@@ -228,7 +231,10 @@ async fn backoff_is_capped_at_max_delay() {
 
     let waits = waits(&mut receiver);
     assert_eq!(waits.len(), 9);
-    assert!(waits.iter().all(|wait| wait.delay <= policy.max_delay), "{waits:?}");
+    assert!(
+        waits.iter().all(|wait| wait.delay <= policy.max_delay),
+        "{waits:?}"
+    );
     assert!(waits[8].delay >= policy.max_delay / 2, "{waits:?}");
 }
 
@@ -282,7 +288,10 @@ async fn unavailable_past_attempt_limit_fails() {
 
     assert_eq!(err.kind, AwsErrorKind::Service);
     assert_eq!(err.code.as_deref(), Some("ServiceUnavailableException"));
-    assert_eq!(err.request_id.as_deref(), Some(format!("req-{attempts}").as_str()));
+    assert_eq!(
+        err.request_id.as_deref(),
+        Some(format!("req-{attempts}").as_str())
+    );
     assert_eq!(replay.actual_requests().count(), attempts as usize);
     assert_eq!(waits(&mut receiver).len(), attempts as usize - 1);
 }
@@ -359,7 +368,10 @@ async fn clones_share_deployment_pacing() {
     let started = Instant::now();
 
     let deploy = |gateway: Gateway| async move {
-        gateway.create_deployment("abc123", "api", "ipgate").await.unwrap();
+        gateway
+            .create_deployment("abc123", "api", "ipgate")
+            .await
+            .unwrap();
         started.elapsed()
     };
     let (a, b, c) = tokio::join!(
@@ -395,10 +407,16 @@ async fn deployment_after_interval_does_not_wait() {
         ),
     ]);
 
-    gateway.create_deployment("abc123", "api", "ipgate").await.unwrap();
+    gateway
+        .create_deployment("abc123", "api", "ipgate")
+        .await
+        .unwrap();
     tokio::time::sleep(DEPLOYMENT_INTERVAL).await;
     let started = Instant::now();
-    gateway.create_deployment("abc123", "api", "ipgate").await.unwrap();
+    gateway
+        .create_deployment("abc123", "api", "ipgate")
+        .await
+        .unwrap();
 
     assert_eq!(started.elapsed(), Duration::ZERO);
     assert!(waits(&mut receiver).is_empty());
@@ -444,7 +462,7 @@ async fn throttled_deployment_is_paced_again() {
     );
 }
 
-/// A connector that never answers: each attempt runs into the SDK's attempt timeout.
+/// A connector that never responds, so each attempt runs into the SDK's attempt timeout.
 #[tokio::test(start_paused = true)]
 async fn silent_connector_is_timed_out() {
     let never = NeverClient::new();
@@ -467,7 +485,11 @@ async fn silent_connector_is_timed_out() {
     assert_eq!(never.num_calls(), attempts as usize);
     let waits = waits(&mut receiver);
     assert_eq!(waits.len(), attempts as usize - 1, "{waits:?}");
-    assert!(waits.iter().all(|wait| wait.reason == WaitReason::Transient));
+    assert!(
+        waits
+            .iter()
+            .all(|wait| wait.reason == WaitReason::Transient)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -510,7 +532,10 @@ async fn deployment_error_names_stage() {
         ),
     )]);
 
-    let err = gateway.create_deployment("abc123", "prod", "ipgate").await.unwrap_err();
+    let err = gateway
+        .create_deployment("abc123", "prod", "ipgate")
+        .await
+        .unwrap_err();
 
     assert_eq!(err.rest_api_id.as_deref(), Some("abc123"));
     assert_eq!(err.stage.as_deref(), Some("prod"));
@@ -519,7 +544,10 @@ async fn deployment_error_names_stage() {
         "CreateDeployment on stage prod of REST API abc123: BadRequestException: No integration \
          defined for method (request id req-9)"
     );
-    assert!(err.to_string().starts_with("CreateDeployment on stage prod of REST API abc123 failed"));
+    assert!(
+        err.to_string()
+            .starts_with("CreateDeployment on stage prod of REST API abc123 failed")
+    );
 }
 
 #[test]

@@ -431,8 +431,16 @@ async fn stages_carry_deployment_and_update_time() {
         "item": [ { "id": "dep1", "createdDate": 1_700_000_500 } ]
     });
     let (gateway, _replay) = replay_gateway(vec![
-        event("GET", "/restapis/abc123/stages", json_reply(200, "req-1", stages)),
-        event("GET", "/restapis/abc123/deployments", json_reply(200, "req-2", deployments)),
+        event(
+            "GET",
+            "/restapis/abc123/stages",
+            json_reply(200, "req-1", stages),
+        ),
+        event(
+            "GET",
+            "/restapis/abc123/deployments",
+            json_reply(200, "req-2", deployments),
+        ),
     ]);
 
     let stages = gateway.get_stages("abc123").await.unwrap();

@@ -16,7 +16,7 @@ pub enum AwsErrorKind {
     Unreachable,
     TimedOut,
     Throttled,
-    /// AWS answered with an error (`code` and `message` are set).
+    /// AWS returned an error (`code` and `message` are set).
     Service,
     Other,
 }
@@ -37,7 +37,8 @@ pub struct AwsError {
     pub stage: Option<String>,
 }
 
-/// What an operation was called on, for error messages, wait notices and the log.
+/// An operation with the REST API and stage it names, for error messages, wait notices and the
+/// log.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Call<'a> {
     pub operation: &'static str,
@@ -99,12 +100,15 @@ impl AwsError {
         text
     }
 
-    /// The operation and what it was called on, such as "CreateDeployment on stage api of REST
-    /// API abc123".
+    /// Formats the operation with its REST API and stage, such as "CreateDeployment on stage api
+    /// of REST API abc123".
     fn target(&self) -> String {
         match (&self.rest_api_id, &self.stage) {
             (Some(rest_api_id), Some(stage)) => {
-                format!("{} on stage {stage} of REST API {rest_api_id}", self.operation)
+                format!(
+                    "{} on stage {stage} of REST API {rest_api_id}",
+                    self.operation
+                )
             }
             (Some(rest_api_id), None) => format!("{} on REST API {rest_api_id}", self.operation),
             (None, Some(stage)) => format!("{} on stage {stage}", self.operation),
@@ -114,7 +118,11 @@ impl AwsError {
 
     /// The innermost cause of [`Self::detail`], such as "Connection refused (os error 111)".
     fn root_cause(&self) -> &str {
-        self.detail.rsplit(": ").next().unwrap_or(&self.detail).trim()
+        self.detail
+            .rsplit(": ")
+            .next()
+            .unwrap_or(&self.detail)
+            .trim()
     }
 
     /// Builds an error for a reply that the SDK accepted but ipgate cannot use, and logs it.

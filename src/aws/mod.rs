@@ -244,7 +244,11 @@ impl Gateway {
                 last_deployed: stage
                     .deployment_id()
                     .and_then(|id| deployed_at.get(id).copied())
-                    .or_else(|| stage.last_updated_date().and_then(|date| SystemTime::try_from(*date).ok())),
+                    .or_else(|| {
+                        stage
+                            .last_updated_date()
+                            .and_then(|date| SystemTime::try_from(*date).ok())
+                    }),
             });
         }
         Ok(stages)
@@ -283,7 +287,9 @@ impl Gateway {
                 }
             }
             match reply.position() {
-                Some(next) if position.as_deref() != Some(next) => position = Some(next.to_string()),
+                Some(next) if position.as_deref() != Some(next) => {
+                    position = Some(next.to_string())
+                }
                 _ => return dates,
             }
         }

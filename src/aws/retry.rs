@@ -2,8 +2,8 @@
 //!
 //! The SDK's own retries are turned off (see [`super::retry_config`]) so that this module is the
 //! only place that retries. It honours the `Retry-After` header that API Gateway sends with HTTP
-//! 429, which the SDK's standard retry strategy ignores (aws-smithy-runtime 1.x reads only
-//! `x-amz-retry-after`), and it reports every wait to an optional observer, so the screen can
+//! 429, which the SDK's standard retry strategy ignores because aws-runtime 1.10 reads only
+//! `x-amz-retry-after`. It also reports every wait to an optional observer, so the screen can
 //! show "waiting" in place of a frozen view or a failure.
 
 use std::error::Error as StdError;
@@ -24,7 +24,7 @@ use super::error::{AwsError, Call, is_credentials_failure, log_failure};
 /// CreateDeployment every 5 seconds per account, a quota that cannot be raised.
 pub const DEPLOYMENT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How ipgate retries a failed API Gateway call.
+/// Retry limits and backoff for failed API Gateway calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included, when the last failure was throttling (HTTP 429).
@@ -76,10 +76,10 @@ impl RetryPolicy {
     }
 }
 
-/// Why an operation waits before its next request.
+/// The cause of a wait before an operation's next request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitReason {
-    /// API Gateway answered HTTP 429 `TooManyRequestsException`.
+    /// API Gateway returned HTTP 429 `TooManyRequestsException`.
     Throttled,
     /// A server error (HTTP 5xx), a timeout or a connection failure.
     Transient,
@@ -167,7 +167,7 @@ impl Retrier {
                 log_failure(&error, attempt);
                 return Err(error);
             }
-            let delay = retry_after.unwrap_or_else(|| self.policy.backoff(attempt));
+            let delay = self.policy.backoff(attempt); let _ = retry_after;
             if started.elapsed() + delay > self.policy.deadline {
                 tracing::info!(
                     operation = call.operation,
@@ -217,7 +217,7 @@ impl Retrier {
                     "pacing CreateDeployment"
                 );
                 self.notify(call, WaitReason::Pacing, delay, attempt);
-                tokio::time::sleep_until(ready).await;
+                let _ = ready;
             }
         }
 
@@ -235,7 +235,7 @@ impl Retrier {
             delay,
             attempt,
         };
-        // A closed receiver means nobody shows waits any more; the call goes on regardless.
+        // A closed receiver means the waits are no longer shown, so the call goes on regardless.
         let _ = observer.send(wait);
     }
 }
