@@ -8,7 +8,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use ipgate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
+use ipgate::aws::{AwsError, AwsErrorKind, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason};
 use ipgate::core::chalice::load_project;
 use ipgate::history::{HistoryStore, PolicyVersion};
 use ipgate::myip::MyIpSource;
@@ -398,7 +398,8 @@ fn preview_shows_length_and_diff() {
     let live_diff = render(&app, 100, 40);
 
     assert!(policy.contains("/ 8192 characters"), "{policy}");
-    assert!(policy.contains("NotIpAddress"), "{policy}");
+    assert!(policy.contains("After save"), "{policy}");
+    assert!(render(&app, 100, 40).contains("NotIpAddress"));
     assert!(live_diff.contains("+") && live_diff.contains("192.0.2.77/24"), "{live_diff}");
 }
 
@@ -667,4 +668,28 @@ fn read_only_refuses_save() {
 
 fn select_row(app: &mut App, predicate: impl Fn(&ipgate::model::StageRow) -> bool) {
     app.home.selected = app.rows.iter().position(predicate).expect("a matching row");
+}
+
+#[test]
+fn throttling_shows_waiting_not_error() {
+    let project = sample_project();
+    let mut app = App::new(load_project(project.path()).unwrap(), info(), None);
+    app.start();
+    app.update(Message::RestApisListed(Ok(vec![summary(DEV_API, "ipgate-sample", None)])));
+    for attempt in 2..=4 {
+        app.update(Message::AwsWaiting(AwsWait {
+            operation: "GetStages",
+            rest_api_id: Some(DEV_API.to_string()),
+            reason: WaitReason::Throttled,
+            delay: Duration::from_secs(2),
+            attempt,
+        }));
+        let status = app.status.clone().unwrap();
+        assert!(!status.is_error, "{status:?}");
+        assert!(status.text.contains("throttling"), "{status:?}");
+    }
+    app.update(Message::StagesListed { rest_api_id: DEV_API.to_string(), result: Ok(vec![stage("api", "dep1")]) });
+
+    assert!(app.error_history.is_empty(), "{:?}", app.error_history);
+    assert!(!render(&app, 100, 30).contains("failed"));
 }

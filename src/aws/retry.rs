@@ -167,7 +167,7 @@ impl Retrier {
                 log_failure(&error, attempt);
                 return Err(error);
             }
-            let delay = self.policy.backoff(attempt); let _ = retry_after;
+            let delay = retry_after.unwrap_or_else(|| self.policy.backoff(attempt));
             if started.elapsed() + delay > self.policy.deadline {
                 tracing::info!(
                     operation = call.operation,
@@ -217,7 +217,7 @@ impl Retrier {
                     "pacing CreateDeployment"
                 );
                 self.notify(call, WaitReason::Pacing, delay, attempt);
-                let _ = ready;
+                tokio::time::sleep_until(ready).await;
             }
         }
 

@@ -41,7 +41,7 @@ impl HistoryRecorder {
         let version = PolicyVersion {
             recorded_at: SystemTime::now(),
             region: self.record.region.clone(),
-            account: None,
+            account: previous.and_then(account_in_resources),
             rest_api_id: rest_api_id.to_string(),
             stage: self.record.stage.clone(),
             chalice_stage: self.record.chalice_stage.clone(),
@@ -90,5 +90,36 @@ impl HistoryRecorder {
         if let Err(error) = self.store.append_audit(&record) {
             tracing::error!(%error, "appending to the audit log failed");
         }
+    }
+}
+
+/// The AWS account id in the first full execute-api ARN of a policy, as AWS writes them when it
+/// stores a policy; `None` for policies with short resources only.
+fn account_in_resources(policy: &Value) -> Option<String> {
+    let text = crate::core::policy::to_minified(policy);
+    text.split("arn:").skip(1).find_map(|arn| {
+        let fields: Vec<&str> = arn.splitn(6, ':').collect();
+        let account = fields.get(3)?;
+        let is_account = fields.get(1) == Some(&"execute-api")
+            && account.len() == 12
+            && account.chars().all(|character| character.is_ascii_digit());
+        is_account.then(|| account.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::account_in_resources;
+
+    #[test]
+    fn account_from_expanded_arn() {
+        let policy = serde_json::json!({"Statement": [{"Resource": "arn:aws:execute-api:eu-west-1:123456789012:abcde12345/*"}]});
+        assert_eq!(account_in_resources(&policy).as_deref(), Some("123456789012"));
+    }
+
+    #[test]
+    fn account_absent_in_short_form() {
+        let policy = serde_json::json!({"Statement": [{"Resource": "execute-api:/*"}]});
+        assert_eq!(account_in_resources(&policy), None);
     }
 }

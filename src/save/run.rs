@@ -112,7 +112,7 @@ pub async fn run_step_checked(
             if let Some(history) = history {
                 history.record_previous(rest_api_id, previous.as_ref())?;
             }
-            gateway.put_policy(rest_api_id, policy).await.map_err(|error| error.summary())?;
+            gateway.put_policy(rest_api_id, policy).await.map_err(|error| error.describe())?;
             Ok(None)
         }
         Step::CreateDeployment { rest_api_id, stage, description } => {
@@ -120,7 +120,7 @@ pub async fn run_step_checked(
             let deployment_id = gateway
                 .create_deployment(rest_api_id, stage, description)
                 .await
-                .map_err(|error| error.summary())?;
+                .map_err(|error| error.describe())?;
             Ok(Some(format!("deployment {deployment_id}")))
         }
     }
@@ -152,7 +152,7 @@ async fn check_live_unchanged(
     expected: Option<&Value>,
     api: &ApiContext,
 ) -> Result<Option<Value>, StepError> {
-    let summary = gateway.get_rest_api(rest_api_id).await.map_err(|error| error.summary())?;
+    let summary = gateway.get_rest_api(rest_api_id).await.map_err(|error| error.describe())?;
     let current = decode_live_policy(summary.policy.as_deref())
         .map_err(|error| format!("the live policy of REST API {rest_api_id} cannot be read: {error}"))?;
     if same_meaning(current.as_ref(), expected, api) {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::aws::{AwsError, AwsErrorKind, ConnectionInfo, RestApiSummary, StageSummary};
+use crate::aws::{AwsError, AwsErrorKind, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason};
 use crate::core::chalice::Project;
 use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
 use crate::history::HistoryStore;
@@ -19,6 +19,24 @@ use super::message::{Effect, Message};
 pub struct StatusLine {
     pub text: String,
     pub is_error: bool,
+}
+
+/// A status line for a wait before the next attempt of an AWS call.
+fn wait_text(wait: &AwsWait) -> String {
+    let seconds = wait.delay.as_secs_f64();
+    match wait.reason {
+        WaitReason::Throttled => format!(
+            "API Gateway is throttling: {} retries in {seconds:.0} s (attempt {}).",
+            wait.operation, wait.attempt
+        ),
+        WaitReason::Transient => format!(
+            "{} failed for a moment: retrying in {seconds:.0} s (attempt {}).",
+            wait.operation, wait.attempt
+        ),
+        WaitReason::Pacing => format!(
+            "Waiting {seconds:.0} s: API Gateway allows one deployment every 5 s per account."
+        ),
+    }
 }
 
 /// The user's public address, for the lockout guard.
@@ -178,6 +196,10 @@ impl App {
             Message::RestApisListed(result) => self.on_rest_apis_listed(result),
             Message::StagesListed { rest_api_id, result } => self.on_stages_listed(rest_api_id, result),
             Message::RestApiRefreshed { rest_api_id, result } => self.on_rest_api_refreshed(rest_api_id, result),
+            Message::AwsWaiting(wait) => {
+                self.set_status(wait_text(&wait), false);
+                Vec::new()
+            }
             Message::MyIpFound(result) => {
                 self.my_ip = match result {
                     Ok(address) => MyIp::Known(address),
@@ -460,9 +482,8 @@ impl App {
             }
             Err(error) => {
                 tracing::warn!(rest_api_id, error = %error, "listing stages failed");
-                let summary = error.summary();
-                self.set_status(format!("Listing stages of REST API {rest_api_id} failed: {summary}"), true);
-                Load::Failed(summary)
+                self.set_status(error.describe(), true);
+                Load::Failed(error.summary())
             }
         };
         if let Some(api) = self.inventory.apis.get_mut(&rest_api_id) {
@@ -491,7 +512,7 @@ impl App {
                 vec![Effect::ListStages(vec![rest_api_id])]
             }
             Err(error) => {
-                self.set_status(format!("Reloading REST API {rest_api_id} failed: {}", error.summary()), true);
+                self.set_status(error.describe(), true);
                 Vec::new()
             }
         }

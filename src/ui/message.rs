@@ -14,6 +14,8 @@ pub enum Message {
     StagesListed { rest_api_id: String, result: Result<Vec<StageSummary>, AwsError> },
     RestApiRefreshed { rest_api_id: String, result: Result<RestApiSummary, AwsError> },
     MyIpFound(Result<std::net::IpAddr, String>),
+    /// An AWS call waits before its next attempt (throttling, a passing fault, or pacing).
+    AwsWaiting(crate::aws::AwsWait),
     SaveStepFinished { run_id: u64, index: usize, result: Result<Option<String>, StepError> },
 }
 

@@ -30,6 +30,7 @@ pub async fn run(mut app: App, gateway: Option<Gateway>) -> anyhow::Result<Vec<S
     let stop_input = Arc::new(AtomicBool::new(false));
     let input_thread = spawn_input_thread(sender.clone(), stop_input.clone());
     let ticker = tokio::spawn(send_ticks(sender.clone()));
+    let gateway = gateway.map(|gateway| observe_waits(gateway, sender.clone()));
     let executor = Executor::new(gateway, sender);
 
     for effect in app.start() {
@@ -110,6 +111,19 @@ fn spawn_input_thread(
             }
         }
     })
+}
+
+/// Forwards the gateway's retry and pacing waits to the app, so they show as waiting.
+fn observe_waits(gateway: Gateway, sender: mpsc::UnboundedSender<Message>) -> Gateway {
+    let (wait_sender, mut waits) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(wait) = waits.recv().await {
+            if sender.send(Message::AwsWaiting(wait)).is_err() {
+                return;
+            }
+        }
+    });
+    gateway.with_wait_observer(wait_sender)
 }
 
 async fn send_ticks(sender: mpsc::UnboundedSender<Message>) {

@@ -14,8 +14,9 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tempfile::TempDir;
+use tokio::sync::mpsc;
 
-use ipgate::aws::{ConnectionInfo, Gateway};
+use ipgate::aws::{AwsWait, ConnectionInfo, Gateway};
 use ipgate::core::chalice::load_project;
 use ipgate::emulator::{MotoServer, REGION};
 use ipgate::history::HistoryStore;
@@ -39,6 +40,8 @@ pub struct Driver {
     pub history: HistoryStore,
     /// Every save step the driver ran, in order, whatever its result.
     pub steps_run: Vec<Step>,
+    /// Retry and pacing waits the gateway reported, delivered to the app after each call.
+    waits: mpsc::UnboundedReceiver<AwsWait>,
     _history_dir: TempDir,
 }
 
@@ -48,7 +51,11 @@ impl Driver {
     /// `my_ip_source` or `read_only` first.
     pub fn new(project_dir: &Path, server: &MotoServer) -> Driver {
         let project = load_project(project_dir).unwrap();
-        assert!(project.is_some(), "{} has no .chalice/config.json", project_dir.display());
+        assert!(
+            project.is_some(),
+            "{} has no .chalice/config.json",
+            project_dir.display()
+        );
         let info = ConnectionInfo {
             profile: None,
             region: Some(REGION.to_string()),
@@ -60,11 +67,13 @@ impl Driver {
         let history = HistoryStore::at(history_dir.path());
         app.inventory.history = Some(history.clone());
 
+        let (wait_sender, waits) = mpsc::unbounded_channel();
         Driver {
             app,
-            gateway: server.gateway(),
+            gateway: server.gateway().with_wait_observer(wait_sender),
             history,
             steps_run: Vec::new(),
+            waits,
             _history_dir: history_dir,
         }
     }
@@ -97,7 +106,10 @@ impl Driver {
         let mut executed = 0;
         while let Some(effect) = queue.pop_front() {
             executed += 1;
-            assert!(executed <= MAX_EFFECTS, "the app keeps asking for work; last effect: {effect:?}");
+            assert!(
+                executed <= MAX_EFFECTS,
+                "the app keeps asking for work; last effect: {effect:?}"
+            );
             let more = self.execute(effect).await;
             queue.extend(more);
         }
@@ -105,30 +117,49 @@ impl Driver {
 
     /// Executes one effect as `ui::runtime` does; returns the effects its messages led to.
     async fn execute(&mut self, effect: Effect) -> Vec<Effect> {
-        let message = match effect {
+        match effect {
             // Stage listings run in order here, so there is no queue to reorder.
-            Effect::Quit | Effect::PrioritizeStages(_) => return Vec::new(),
-            Effect::RunSave { .. } => return self.run_save(SaveExecution::new(effect)).await,
-            Effect::ListStages(rest_api_ids) => return self.list_stages(rest_api_ids).await,
-            Effect::ListRestApis => Message::RestApisListed(self.gateway.list_rest_apis().await),
+            Effect::Quit | Effect::PrioritizeStages(_) => Vec::new(),
+            Effect::RunSave { .. } => self.run_save(SaveExecution::new(effect)).await,
+            Effect::ListStages(rest_api_ids) => {
+                let mut effects = Vec::new();
+                for rest_api_id in rest_api_ids {
+                    let result = self.gateway.get_stages(&rest_api_id).await;
+                    effects.extend(self.deliver(Message::StagesListed {
+                        rest_api_id,
+                        result,
+                    }));
+                }
+                effects
+            }
+            Effect::ListRestApis => {
+                let result = self.gateway.list_rest_apis().await;
+                self.deliver(Message::RestApisListed(result))
+            }
             Effect::RefreshRestApi(rest_api_id) => {
                 let result = self.gateway.get_rest_api(&rest_api_id).await;
-                Message::RestApiRefreshed { rest_api_id, result }
+                self.deliver(Message::RestApiRefreshed {
+                    rest_api_id,
+                    result,
+                })
             }
             Effect::FindMyIp(source) => {
                 let result = find_my_ip(&source, MY_IP_TIMEOUT).await;
-                Message::MyIpFound(result.map_err(|error| error.to_string()))
+                self.deliver(Message::MyIpFound(
+                    result.map_err(|error| error.to_string()),
+                ))
             }
-        };
-        self.app.update(message)
+        }
     }
 
-    async fn list_stages(&mut self, rest_api_ids: Vec<String>) -> Vec<Effect> {
+    /// Applies the waits the gateway reported during the last call, then `message`, in the
+    /// order the runtime's channel delivers them; returns the effects the app asked for.
+    fn deliver(&mut self, message: Message) -> Vec<Effect> {
         let mut effects = Vec::new();
-        for rest_api_id in rest_api_ids {
-            let result = self.gateway.get_stages(&rest_api_id).await;
-            effects.extend(self.app.update(Message::StagesListed { rest_api_id, result }));
+        while let Ok(wait) = self.waits.try_recv() {
+            effects.extend(self.app.update(Message::AwsWaiting(wait)));
         }
+        effects.extend(self.app.update(message));
         effects
     }
 
@@ -147,7 +178,11 @@ impl Driver {
     /// `SaveStepFinished`; returns the effects the app asked for in reply.
     pub async fn save_step(&mut self, save: &mut SaveExecution) -> Vec<Effect> {
         let index = save.next;
-        assert!(!save.is_stopped(), "the save of run {} has stopped already", save.run_id);
+        assert!(
+            !save.is_stopped(),
+            "the save of run {} has stopped already",
+            save.run_id
+        );
         let step = save.steps[index].clone();
 
         let result = run_step_checked(&step, Some(&self.gateway), save.history.as_ref()).await;
@@ -160,13 +195,19 @@ impl Driver {
         save.next += 1;
 
         let run_id = save.run_id;
-        self.app.update(Message::SaveStepFinished { run_id, index, result })
+        self.deliver(Message::SaveStepFinished {
+            run_id,
+            index,
+            result,
+        })
     }
 
     /// Renders the whole screen on a `width` x `height` TestBackend, one text line per row.
     pub fn render(&self, width: u16, height: u16) -> String {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|frame| ipgate::ui::view::draw(frame, &self.app)).unwrap();
+        terminal
+            .draw(|frame| ipgate::ui::view::draw(frame, &self.app))
+            .unwrap();
         let buffer = terminal.backend().buffer();
         let mut text = String::new();
         for y in 0..buffer.area.height {
@@ -184,7 +225,12 @@ impl Driver {
             .rows
             .iter()
             .find(|row| row.chalice_stage.as_deref() == Some(chalice_stage))
-            .unwrap_or_else(|| panic!("no row for Chalice stage {chalice_stage}: {:?}", self.app.rows))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no row for Chalice stage {chalice_stage}: {:?}",
+                    self.app.rows
+                )
+            })
     }
 
     /// Selects a Chalice stage's row on the home screen and opens the editor on it.
@@ -194,10 +240,19 @@ impl Driver {
             .rows
             .iter()
             .position(|row| row.chalice_stage.as_deref() == Some(chalice_stage))
-            .unwrap_or_else(|| panic!("no row for Chalice stage {chalice_stage}: {:?}", self.app.rows));
+            .unwrap_or_else(|| {
+                panic!(
+                    "no row for Chalice stage {chalice_stage}: {:?}",
+                    self.app.rows
+                )
+            });
         self.app.home.selected = index;
         self.press(KeyCode::Enter).await;
-        assert!(self.app.editor().is_some(), "the editor did not open: {:?}", self.app.status);
+        assert!(
+            self.app.editor().is_some(),
+            "the editor did not open: {:?}",
+            self.app.status
+        );
     }
 
     pub fn editor(&self) -> &EditorState {
@@ -225,12 +280,20 @@ impl Driver {
         self.press(KeyCode::Char('a')).await;
         self.type_text(entry).await;
         self.press(KeyCode::Enter).await;
-        assert!(self.editor().input.is_none(), "the entry {entry} was rejected: {:?}", self.app.status);
+        assert!(
+            self.editor().input.is_none(),
+            "the entry {entry} was rejected: {:?}",
+            self.app.status
+        );
     }
 
     /// The status line's text, or "" when there is none.
     pub fn status_text(&self) -> String {
-        self.app.status.as_ref().map(|status| status.text.clone()).unwrap_or_default()
+        self.app
+            .status
+            .as_ref()
+            .map(|status| status.text.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -238,7 +301,6 @@ impl Driver {
 pub struct SaveExecution {
     pub run_id: u64,
     pub steps: Vec<Step>,
-    pub from: usize,
     history: Option<HistoryRecorder>,
     statuses: Vec<StepStatus>,
     /// The index of the next step to run.
@@ -249,14 +311,33 @@ pub struct SaveExecution {
 impl SaveExecution {
     /// Takes over a `RunSave` effect; panics on any other effect.
     pub fn new(effect: Effect) -> SaveExecution {
-        let Effect::RunSave { run_id, steps, from, history } = effect else {
+        let Effect::RunSave {
+            run_id,
+            steps,
+            from,
+            history,
+        } = effect
+        else {
             panic!("expected a save run, got {effect:?}");
         };
         // Steps before `from` succeeded in an earlier run of the same save.
         let statuses = (0..steps.len())
-            .map(|index| if index < from { StepStatus::Done(None) } else { StepStatus::Pending })
+            .map(|index| {
+                if index < from {
+                    StepStatus::Done(None)
+                } else {
+                    StepStatus::Pending
+                }
+            })
             .collect();
-        SaveExecution { run_id, steps, from, history, statuses, next: from, failed: false }
+        SaveExecution {
+            run_id,
+            steps,
+            history,
+            statuses,
+            next: from,
+            failed: false,
+        }
     }
 
     /// True after a failed step or once every step has run.
@@ -319,7 +400,9 @@ impl LookupServer {
 /// Reads the request head, so closing the socket does not reset it, then sends the reply.
 fn answer(mut stream: TcpStream, body: &str) {
     stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut head = Vec::new();
     let mut buffer = [0u8; 1024];
     while !head.windows(4).any(|window| window == b"\r\n\r\n") {

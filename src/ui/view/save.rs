@@ -17,8 +17,25 @@ use crate::ui::editor::{ConfirmState, EditorState, PreviewTab, SaveRun};
 use super::json::{diff_line, highlight_line};
 
 pub fn draw_preview(frame: &mut Frame, area: Rect, editor: &EditorState, tab: PreviewTab, scroll: u16) {
+    let session = &editor.session;
+    let proposed = session.proposed_document();
+    let mut summary = Vec::new();
+    if let Ok(document) = &proposed {
+        summary.push(length_line(document.as_ref()));
+    }
+    if let Ok((report, warnings)) = session.access_after() {
+        summary.push(Line::from(vec![
+            Span::styled("After save: ", Style::new().fg(Color::Gray)),
+            Span::raw(report.summary()),
+        ]));
+        summary.extend(warnings.iter().map(|warning| Line::styled(format!("! {warning}"), Style::new().fg(Color::Red))));
+    }
+
+    let width = usize::from(area.width.max(1));
+    let wrapped: usize = summary.iter().map(|line| line.width().max(1).div_ceil(width)).sum();
+    let summary_height = (wrapped as u16).min(area.height / 3);
     let [tabs_area, summary_area, body_area] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        Layout::vertical([Constraint::Length(1), Constraint::Length(summary_height), Constraint::Min(1)]).areas(area);
 
     let titles: Vec<&str> = PreviewTab::ALL.iter().map(|tab| tab.title()).collect();
     let selected = PreviewTab::ALL.iter().position(|candidate| *candidate == tab).unwrap_or(0);
@@ -27,8 +44,7 @@ pub fn draw_preview(frame: &mut Frame, area: Rect, editor: &EditorState, tab: Pr
         tabs_area,
     );
 
-    let session = &editor.session;
-    let proposed = match session.proposed_document() {
+    let proposed = match proposed {
         Ok(document) => document,
         Err(error) => {
             let text = Line::styled(format!("The edit cannot be applied: {error}"), Style::new().fg(Color::Red));
@@ -36,8 +52,7 @@ pub fn draw_preview(frame: &mut Frame, area: Rect, editor: &EditorState, tab: Pr
             return;
         }
     };
-
-    frame.render_widget(Paragraph::new(length_line(proposed.as_ref())), summary_area);
+    frame.render_widget(Paragraph::new(summary).wrap(Wrap { trim: false }), summary_area);
 
     let lines = match tab {
         PreviewTab::Policy => policy_lines(proposed.as_ref()),
