@@ -132,7 +132,7 @@ fn mentions(document: Option<&Value>, cidr: &str) -> bool {
     document.is_some_and(|document| to_minified(document).contains(&format!("\"{cidr}\"")))
 }
 
-/// The line of a rendered home screen that shows `rest_api_id`.
+/// Returns the line of a rendered home screen that shows `rest_api_id`.
 fn row_line<'a>(screen: &'a str, rest_api_id: &str) -> &'a str {
     screen
         .lines()
@@ -152,7 +152,7 @@ fn step_kinds(steps: &[Step]) -> Vec<&'static str> {
         .collect()
 }
 
-/// The steps of the open confirmation; fails when no confirmation is shown.
+/// Returns the steps of the open confirmation, and fails when no confirmation is shown.
 fn confirmed_steps(driver: &Driver) -> Vec<Step> {
     match &driver.editor().overlay {
         Overlay::Confirm(confirm) => confirm.plan.steps.clone(),
@@ -275,13 +275,13 @@ async fn drift_resolves_both_ways() {
     assert!(row_line(&home, &prod_api).contains("in sync"), "{home}");
 }
 
-/// The live policy of prod as another client leaves it while the editor is open.
+/// Builds the live policy of prod as another client leaves it while the editor is open.
 fn prod_live_with_other_entry() -> Value {
     deny_unless(&["203.0.113.0/24", "198.51.100.17/32", "203.0.113.99/32"])
 }
 
-/// Adds 192.0.2.5 to prod, lets another client add 203.0.113.99/32 live, then saves and
-/// confirms; checks that the run stopped at the live step with a live conflict.
+/// Adds 192.0.2.5 to prod and lets another client add 203.0.113.99/32 live, then saves and
+/// confirms. Checks that the run stopped at the live step with a live conflict.
 async fn save_into_live_conflict(sample: &Sample) -> Driver {
     let mut driver = sample.driver();
     driver.start().await;
@@ -375,9 +375,6 @@ async fn live_change_before_save_is_caught() {
 }
 
 #[tokio::test]
-#[ignore = "blocked: after its file step ran, a save stopped at a live conflict plans the file \
-            write of `a` against the file text read before that step, so it stops again on a \
-            file conflict, and a second `a` drops the other client's live entry"]
 async fn edit_applied_on_top_saves_both() {
     let sample = Sample::deploy().await;
     let prod_api = sample.prod_api();

@@ -1,6 +1,11 @@
 //! What ipgate knows about the account and the project, and the rows of the home screen.
 
 pub mod edit;
+mod load;
+mod open;
+
+pub use load::{STAGE_LISTING_CONCURRENCY, load_inventory};
+pub use open::{OpenedStage, has_drift, open_stage, plan_stage_save, save_record};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

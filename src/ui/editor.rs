@@ -6,15 +6,13 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::core::cidr::parse_entry;
-use crate::model::edit::{AddOutcome, EditSession, EditTarget, EmptyChoice, SaveBlocker};
-use crate::model::{Connection, Inventory, StageRow};
+use crate::model::edit::{AddOutcome, EditSession, EmptyChoice, SaveBlocker};
+use crate::model::{Inventory, StageRow, has_drift, open_stage, plan_stage_save, save_record};
 use crate::core::access::Decision;
 use crate::core::chalice::PolicyFile;
 use crate::history::PolicyVersion;
 use crate::core::policy::parse_document;
-use crate::save::{
-    Conflict, PlanInput, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary, plan_save,
-};
+use crate::save::{Conflict, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary};
 
 /// Which side wins when the policy file and the live policy differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,62 +201,21 @@ pub struct EditorState {
 }
 
 impl EditorState {
-    /// Opens the editor on a home screen row.
+    /// Opens the editor on a home screen row; [`crate::model::open_stage`] opens the session.
     pub fn open(row: &StageRow, inventory: &Inventory) -> Result<EditorState, String> {
-        if row.stage.is_empty() {
-            return Err("The stages of this REST API are still loading; try again in a moment.".to_string());
-        }
-
-        let live_api = row.rest_api_id.as_ref().and_then(|id| inventory.apis.get(id));
-        let online = matches!(inventory.connection, Connection::Online) && live_api.is_some();
-        let live = match live_api.map(|api| &api.policy) {
-            Some(Ok(policy)) => policy.clone(),
-            Some(Err(error)) => return Err(format!("The live policy cannot be read: {error}")),
-            None => None,
-        };
-
-        let (local, local_path, warnings) = match (&inventory.project, &row.chalice_stage) {
-            (Some(project), Some(chalice_stage)) => {
-                let local = match inventory.local_policies.get(chalice_stage) {
-                    Some(Ok(file)) => file.clone(),
-                    Some(Err(error)) => return Err(error.clone()),
-                    None => None,
-                };
-                let path = project
-                    .stage(chalice_stage)
-                    .and_then(|stage| stage.policy_file.as_ref())
-                    .map(|setting| setting.path.clone());
-                (local, path, project.warnings(chalice_stage))
-            }
-            _ => (None, None, Vec::new()),
-        };
-
-        let target = EditTarget {
-            rest_api_id: row.rest_api_id.clone(),
-            api_name: row.api_name.clone(),
-            stage: row.stage.clone(),
-            chalice_stage: row.chalice_stage.clone(),
-            api: inventory.api_context(row.rest_api_id.as_deref()),
-        };
-        let mut session = EditSession::new(target, local, local_path, live, online)
-            .map_err(|error| format!("The policy of stage {} cannot be read: {error}", row.stage))?;
-        session.other_stages = match live_api.and_then(|api| api.stages.ready()) {
-            Some(stages) => stages.iter().map(|stage| stage.name.clone()).filter(|name| name != &row.stage).collect(),
-            None => Vec::new(),
-        };
-
+        let opened = open_stage(row, inventory)?;
         Ok(EditorState {
-            session,
+            session: opened.session,
             selected: 0,
             input: None,
             prompt: None,
             overlay: Overlay::None,
             saved: false,
-            online,
-            connected: matches!(inventory.connection, Connection::Online),
-            warnings,
-            project_root: inventory.project.as_ref().map(|project| project.root.clone()),
-            deployment_id: row.deployment_id.clone(),
+            online: opened.online,
+            connected: opened.connected,
+            warnings: opened.warnings,
+            project_root: opened.project_root,
+            deployment_id: opened.deployment_id,
             history_reason: "before save",
             lockout_confirmed: false,
         })
@@ -274,20 +231,7 @@ impl EditorState {
 
     /// The facts history and the audit log keep about this save.
     pub fn save_record(&self) -> SaveRecord {
-        let (added, removed) = self.session.changes();
-        let mut change: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
-        change.extend(removed.iter().map(|entry| format!("-{entry}")));
-        SaveRecord {
-            region: self.session.target.api.region.clone(),
-            rest_api_id: self.session.target.rest_api_id.clone(),
-            stage: self.session.target.stage.clone(),
-            chalice_stage: self.session.target.chalice_stage.clone(),
-            deployment_id: self.deployment_id.clone(),
-            change: if change.is_empty() { self.session.deployment_description() } else { change.join(" ") },
-            reason: self.history_reason.to_string(),
-            local_file: self.session.local.as_ref().map(|file| file.path.clone()),
-            local_text: self.session.local.as_ref().map(|file| file.text.clone()),
-        }
+        save_record(&self.session, self.deployment_id.clone(), self.history_reason)
     }
 
     pub fn is_saving(&self) -> bool {
@@ -480,13 +424,13 @@ impl EditorState {
             }
             (Prompt::DiscardChanges, KeyCode::Char('y')) => EditorOutcome::Close,
             (Prompt::ConfirmLockout { address, reason, mut typed }, code) => match code {
-                KeyCode::Enter if typed == self.session.target.stage => {
+                KeyCode::Enter if self.lockout_names().contains(&typed.trim()) => {
                     self.lockout_confirmed = true;
                     self.begin_save(context)
                 }
                 KeyCode::Enter => {
                     self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
-                    EditorOutcome::error(format!("Type the stage name {} exactly, or Esc to cancel.", self.session.target.stage))
+                    EditorOutcome::error(format!("Type {} exactly, or Esc to cancel.", self.lockout_names()[0]))
                 }
                 KeyCode::Esc => EditorOutcome::info("Save cancelled; nothing was written."),
                 KeyCode::Backspace => {
@@ -506,6 +450,12 @@ impl EditorState {
             },
             _ => EditorOutcome::info("Cancelled."),
         }
+    }
+
+    /// Names that confirm a lockout: the Chalice stage name first, then the API Gateway stage.
+    pub fn lockout_names(&self) -> Vec<&str> {
+        let target = &self.session.target;
+        target.chalice_stage.iter().map(String::as_str).chain([target.stage.as_str()]).collect()
     }
 
     fn on_test_address_key(&mut self, key: KeyEvent, mut input: String) -> EditorOutcome {
@@ -614,15 +564,7 @@ impl EditorState {
 
     /// True for a Chalice stage whose policy file and live policy differ in meaning.
     pub fn has_drift(&self) -> bool {
-        let session = &self.session;
-        session.target.chalice_stage.is_some()
-            && self.online
-            && session.live_known
-            && !crate::core::live::same_meaning(
-                session.local.as_ref().map(|file| &file.document),
-                session.live.as_ref(),
-                &session.target.api,
-            )
+        has_drift(&self.session, self.online)
     }
 
     fn on_preview_key(&mut self, key: KeyEvent, tab: PreviewTab, scroll: u16, context: &EditorContext) -> EditorOutcome {
@@ -700,23 +642,7 @@ impl EditorState {
     }
 
     fn plan(&self, inventory: &Inventory, own_file: bool) -> Result<SavePlan, String> {
-        let proposed = self.session.proposed_document().map_err(|error| error.to_string())?;
-        let target = &self.session.target;
-        let input = PlanInput {
-            project: inventory.project.as_ref(),
-            chalice_stage: target.chalice_stage.as_deref(),
-            rest_api_id: if self.online { target.rest_api_id.as_deref() } else { None },
-            stage: &target.stage,
-            api: &target.api,
-            proposed: proposed.as_ref(),
-            local_text: self.session.local.as_ref().map(|file| file.text.as_str()),
-            local: self.session.local.as_ref().map(|file| &file.document),
-            live: self.session.live.as_ref(),
-            online: self.connected,
-            own_file,
-            description: self.session.deployment_description(),
-        };
-        plan_save(&input)
+        plan_stage_save(&self.session, inventory, self.online, self.connected, own_file)
     }
 
     fn on_confirm_key(&mut self, key: KeyEvent, confirm: ConfirmState, context: &EditorContext) -> EditorOutcome {
@@ -852,6 +778,14 @@ impl EditorState {
             Err(StepError::Conflict(conflict)) => Some(conflict.clone()),
             _ => None,
         };
+        // The file this run wrote is the one later plans must expect on disk.
+        if result.is_ok()
+            && let Some(Step::WritePolicyFile { path, contents, .. }) = run.plan.steps.get(index)
+            && let Ok(document) = parse_document(contents)
+        {
+            self.session.local = Some(PolicyFile { path: path.clone(), text: contents.clone(), document });
+            self.session.local_path = Some(path.clone());
+        }
         run.statuses[index] = match result {
             Ok(detail) => StepStatus::Done(detail),
             Err(error) => StepStatus::Failed(error.to_string()),

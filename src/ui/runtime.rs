@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
+use tracing::Instrument;
 
 use crate::aws::Gateway;
 use crate::myip::find_my_ip;
-use crate::save::{HistoryRecorder, Step, StepStatus, run_step_checked};
+use crate::save::{HistoryRecorder, Step, execute_steps};
 
 use super::app::App;
 use super::message::{Effect, Message};
@@ -257,30 +258,8 @@ async fn run_save(
     from: usize,
     history: Option<HistoryRecorder>,
 ) {
-    // Steps before `from` succeeded in an earlier run of the same save.
-    let mut statuses: Vec<StepStatus> = (0..steps.len())
-        .map(|index| if index < from { StepStatus::Done(None) } else { StepStatus::Pending })
-        .collect();
-    for (index, step) in steps.iter().enumerate().skip(from) {
-        tracing::info!(run_id, index, step = %step.describe(None), "save step started");
-        let result = run_step_checked(step, gateway.as_ref(), history.as_ref()).await;
-        match &result {
-            Ok(detail) => tracing::info!(run_id, index, ?detail, "save step done"),
-            Err(error) => tracing::warn!(run_id, index, %error, "save step failed"),
-        }
-
-        let failed = result.is_err();
-        statuses[index] = match &result {
-            Ok(detail) => StepStatus::Done(detail.clone()),
-            Err(error) => StepStatus::Failed(error.to_string()),
-        };
-        let sent = sender.send(Message::SaveStepFinished { run_id, index, result });
-        if sent.is_err() || failed {
-            break;
-        }
-    }
-
-    if let Some(history) = &history {
-        history.audit(&steps, &statuses);
-    }
+    let on_step = |index, result| sender.send(Message::SaveStepFinished { run_id, index, result }).is_ok();
+    execute_steps(&steps, from, gateway.as_ref(), history.as_ref(), on_step)
+        .instrument(tracing::info_span!("save", run_id))
+        .await;
 }

@@ -1,6 +1,6 @@
-//! A driver that runs the real [`App`] against a moto server: it executes every [`Effect`] the
-//! app returns the way `ui::runtime` does, but one at a time and awaited in the test, and feeds
-//! the resulting messages back into the app until no effect is left.
+//! A driver that runs the real [`App`] against a moto server. It executes every [`Effect`] the
+//! app returns the way `ui::runtime` does, but one at a time and awaited in the test. The
+//! resulting messages go back into the app until no effect is left.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -30,7 +30,7 @@ use ipgate::ui::message::{Effect, Message};
 /// The same bound the runtime puts on the public address lookup.
 const MY_IP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// More effects than any test needs; reaching it means the app asks for work in a loop.
+/// More effects than any test needs; reaching it means the app requests work in a loop.
 const MAX_EFFECTS: usize = 500;
 
 /// The app, the gateway its effects run against, and the history store in a temporary directory.
@@ -153,7 +153,7 @@ impl Driver {
     }
 
     /// Applies the waits the gateway reported during the last call, then `message`, in the
-    /// order the runtime's channel delivers them; returns the effects the app asked for.
+    /// order the runtime's channel delivers them. Returns the effects the app requested.
     fn deliver(&mut self, message: Message) -> Vec<Effect> {
         let mut effects = Vec::new();
         while let Ok(wait) = self.waits.try_recv() {
@@ -175,7 +175,7 @@ impl Driver {
     }
 
     /// Runs the next step of `save` with the history recorder and reports it to the app as
-    /// `SaveStepFinished`; returns the effects the app asked for in reply.
+    /// `SaveStepFinished`. Returns the effects the app requested in reply.
     pub async fn save_step(&mut self, save: &mut SaveExecution) -> Vec<Effect> {
         let index = save.next;
         assert!(
@@ -219,7 +219,7 @@ impl Driver {
         text
     }
 
-    /// The home screen row of a Chalice stage.
+    /// Returns the home screen row of a Chalice stage.
     pub fn row(&self, chalice_stage: &str) -> &StageRow {
         self.app
             .rows
@@ -287,7 +287,7 @@ impl Driver {
         );
     }
 
-    /// The status line's text, or "" when there is none.
+    /// Returns the status line's text, or "" when there is none.
     pub fn status_text(&self) -> String {
         self.app
             .status
@@ -357,8 +357,8 @@ pub fn key(code: KeyCode) -> Message {
     Message::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-/// A plain-text address lookup service on 127.0.0.1 that answers every request with HTTP 200
-/// and a fixed body, for at most `max_requests` connections and at most 30 s.
+/// A plain-text address lookup service on 127.0.0.1. It returns HTTP 200 with a fixed body for
+/// at most `max_requests` connections and stops after 30 s at the latest.
 pub struct LookupServer {
     pub url: String,
     requests: Arc<AtomicUsize>,
@@ -378,7 +378,7 @@ impl LookupServer {
             while counter.load(Ordering::SeqCst) < max_requests && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        answer(stream, body);
+                        serve_one(stream, body);
                         counter.fetch_add(1, Ordering::SeqCst);
                     }
                     Err(error) if error.kind() == ErrorKind::WouldBlock => {
@@ -391,14 +391,14 @@ impl LookupServer {
         LookupServer { url, requests }
     }
 
-    /// How many requests the server has answered so far.
+    /// Returns how many requests the server has served so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 }
 
 /// Reads the request head, so closing the socket does not reset it, then sends the reply.
-fn answer(mut stream: TcpStream, body: &str) {
+fn serve_one(mut stream: TcpStream, body: &str) {
     stream.set_nonblocking(false).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))

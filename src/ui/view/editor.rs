@@ -113,6 +113,7 @@ fn access_words(session: &EditSession) -> String {
     let now = match &session.original_access {
         StageAccess::Unrestricted => "open to everyone".to_string(),
         StageAccess::Closed => "closed to everyone".to_string(),
+        StageAccess::Allowlist(allowlist) if allowlist.cidrs.len() == 1 => "1 CIDR".to_string(),
         StageAccess::Allowlist(allowlist) => format!("{} CIDRs", allowlist.cidrs.len()),
     };
     if !session.entries.is_empty() {
@@ -248,7 +249,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, editor: &EditorState, prompt: &Pro
             vec![
                 format!("Your address {address} can call stage {stage} now, but not after this save: {reason}."),
                 String::new(),
-                format!("Type the stage name ({stage}) and press Enter to save anyway, or Esc to cancel."),
+                format!("Type {} and press Enter to save anyway, or Esc to cancel.", editor.lockout_names()[0]),
                 format!("> {typed}_"),
             ],
         ),

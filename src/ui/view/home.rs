@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let widths = [
         Constraint::Fill(1),
         Constraint::Length(10),
-        column_width("Stage", |row| row.stage.chars().count().max("loading...".len())),
+        column_width("Stage", |row| row.stage.chars().count()),
         column_width("Chalice", |row| row.chalice_stage.as_ref().map_or(0, |name| name.chars().count())),
         Constraint::Length(6),
         Constraint::Length(16),
@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn table_row(row: &StageRow) -> Row<'static> {
-    let stage = if row.stage.is_empty() { "loading...".to_string() } else { row.stage.clone() };
+    let stage = if row.stage.is_empty() { "...".to_string() } else { row.stage.clone() };
     Row::new(vec![
         Cell::from(row.api_name.clone().unwrap_or_else(|| "-".to_string())),
         Cell::from(row.rest_api_id.clone().unwrap_or_else(|| "-".to_string())),

@@ -122,6 +122,18 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, editor: &EditorState, confirm
         lines.push(Line::from(format!("  {}. {}", index + 1, step.describe(root))));
     }
     lines.push(Line::from(""));
+    let (added, removed) = editor.session.changes();
+    let mut change: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
+    change.extend(removed.iter().map(|entry| format!("-{entry}")));
+    let change = match &editor.session.description_override {
+        Some(description) => description.clone(),
+        None if change.is_empty() => "no entry changes".to_string(),
+        None => change.join(" "),
+    };
+    lines.push(Line::from(format!("Change: {change}")));
+    if let Ok((report, _)) = editor.session.access_after() {
+        lines.push(Line::from(format!("After save: {}", report.summary())));
+    }
     lines.push(Line::from(format!(
         "Policy length: {} / {POLICY_MAX_CHARS} characters.",
         confirm.plan.policy_length
