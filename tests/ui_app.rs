@@ -693,3 +693,35 @@ fn throttling_shows_waiting_not_error() {
     assert!(app.error_history.is_empty(), "{:?}", app.error_history);
     assert!(!render(&app, 100, 30).contains("failed"));
 }
+
+#[test]
+fn profile_and_region_switch_relists() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    app.update(key(KeyCode::Char('P')));
+    app.update(key(KeyCode::Tab));
+    for _ in 0.."us-east-1".len() {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "eu-west-1");
+    assert!(render(&app, 100, 30).contains("Region:  eu-west-1"));
+
+    let effects = app.update(key(KeyCode::Enter));
+    let [Effect::Reconnect(options)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(options.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(options.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+    assert!(app.rows.iter().all(|row| row.api_name.is_none()), "old APIs are still listed");
+
+    let info = ConnectionInfo { region: Some("eu-west-1".to_string()), ..info() };
+    let config = aws_sdk_apigateway::Config::builder()
+        .behavior_version(aws_sdk_apigateway::config::BehaviorVersion::latest())
+        .region(aws_sdk_apigateway::config::Region::new("eu-west-1"))
+        .build();
+    let gateway = ipgate::aws::Gateway::from_config(config, info);
+    let effects = app.update(Message::Reconnected(gateway));
+
+    assert_eq!(effects, vec![Effect::ListRestApis]);
+    assert!(render(&app, 100, 30).contains("eu-west-1"));
+}

@@ -26,7 +26,7 @@ pub use error::{AwsError, AwsErrorKind};
 pub use retry::{AwsWait, DEPLOYMENT_INTERVAL, RetryPolicy, WaitReason};
 
 /// How to reach AWS, from the command line and the environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::aws::{AwsError, AwsErrorKind, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason};
+use crate::aws::{AwsError, AwsErrorKind, AwsOptions, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason};
 use crate::core::chalice::Project;
 use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
 use crate::history::HistoryStore;
@@ -64,6 +64,17 @@ pub struct HomeState {
     pub filter: String,
     /// True while the user types a filter after `/`.
     pub filtering: bool,
+    /// The profile and region form, while it is open.
+    pub switch: Option<SwitchForm>,
+}
+
+/// The form that switches profile and region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwitchForm {
+    pub profile: String,
+    pub region: String,
+    /// False: the profile field has the focus; true: the region field.
+    pub region_focused: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +207,7 @@ impl App {
             Message::RestApisListed(result) => self.on_rest_apis_listed(result),
             Message::StagesListed { rest_api_id, result } => self.on_stages_listed(rest_api_id, result),
             Message::RestApiRefreshed { rest_api_id, result } => self.on_rest_api_refreshed(rest_api_id, result),
+            Message::Reconnected(gateway) => self.on_reconnected(gateway.info.clone()),
             Message::AwsWaiting(wait) => {
                 self.set_status(wait_text(&wait), false);
                 Vec::new()
@@ -258,6 +270,9 @@ impl App {
         if self.home.filtering {
             return self.on_filter_key(key);
         }
+        if let Some(form) = self.home.switch.take() {
+            return self.on_switch_key(key, form);
+        }
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => {
                 if !self.home.filter.is_empty() {
@@ -282,9 +297,72 @@ impl App {
                 Vec::new()
             }
             KeyCode::Char('r') => self.reload(),
+            KeyCode::Char('P') => {
+                self.home.switch = Some(SwitchForm {
+                    profile: self.connection_info.profile.clone().unwrap_or_default(),
+                    region: self.connection_info.region.clone().unwrap_or_default(),
+                    region_focused: false,
+                });
+                Vec::new()
+            }
             KeyCode::Enter | KeyCode::Char('e') | KeyCode::Char('l') | KeyCode::Right => self.open_editor(),
             _ => Vec::new(),
         }
+    }
+
+    fn on_switch_key(&mut self, key: KeyEvent, mut form: SwitchForm) -> Vec<Effect> {
+        let field = if form.region_focused { &mut form.region } else { &mut form.profile };
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Enter => return self.switch_to(form),
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+                form.region_focused = !form.region_focused;
+            }
+            KeyCode::Backspace => {
+                field.pop();
+            }
+            KeyCode::Char(character) => field.push(character),
+            _ => {}
+        }
+        self.home.switch = Some(form);
+        Vec::new()
+    }
+
+    /// Connects again with the form's profile and region; the listing starts over.
+    fn switch_to(&mut self, form: SwitchForm) -> Vec<Effect> {
+        if self.has_unsaved_edits() {
+            self.set_status("Save or discard your edits before switching.", true);
+            return Vec::new();
+        }
+        let non_empty = |text: &str| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+        let options = AwsOptions {
+            profile: non_empty(&form.profile),
+            region: non_empty(&form.region),
+            endpoint_url: self.connection_info.endpoint.clone(),
+        };
+        tracing::info!(profile = ?options.profile, region = ?options.region, "switching profile and region");
+        self.inventory.apis.clear();
+        self.inventory.connection = Connection::Connecting;
+        self.pending_requests = 1;
+        self.refresh_rows();
+        self.set_status("Connecting...", false);
+        vec![Effect::Reconnect(options)]
+    }
+
+    fn on_reconnected(&mut self, info: ConnectionInfo) -> Vec<Effect> {
+        self.pending_requests = 0;
+        self.inventory.region = info.region.clone();
+        let has_region = info.region.is_some();
+        self.connection_info = info;
+        if !has_region {
+            let reason = "no AWS region set; enter one with P".to_string();
+            self.inventory.connection = Connection::LocalOnly { reason: reason.clone() };
+            self.set_status(format!("Local-only mode: {reason}."), true);
+            self.refresh_rows();
+            return Vec::new();
+        }
+        self.pending_requests = 1;
+        vec![Effect::ListRestApis]
     }
 
     fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Effect> {

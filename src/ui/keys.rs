@@ -11,10 +11,13 @@ const HOME: &[KeyHelp] = &[
     ("/", "filter"),
     ("r", "reload"),
     ("q", "quit"),
+    ("P", "switch profile and region"),
     ("j/k ↑/↓", "move"),
     ("g/G", "first/last"),
     ("?", "help"),
 ];
+
+const SWITCH: &[KeyHelp] = &[("Tab", "profile or region"), ("Enter", "connect"), ("Esc", "cancel")];
 
 const FILTER: &[KeyHelp] = &[("type", "filter rows"), ("Enter", "keep filter"), ("Esc", "clear filter")];
 
@@ -69,6 +72,7 @@ const GLOBAL: &[KeyHelp] = &[("Ctrl-C", "quit (asks first when edits are unsaved
 pub fn current_keys(app: &App) -> &'static [KeyHelp] {
     match &app.screen {
         Screen::Home if app.home.filtering => FILTER,
+        Screen::Home if app.home.switch.is_some() => SWITCH,
         Screen::Home => HOME,
         Screen::Editor(editor) => match (&editor.prompt, &editor.input, &editor.overlay) {
             (Some(Prompt::EmptyChoice), _, _) => EMPTY_CHOICE,

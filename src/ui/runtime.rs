@@ -31,8 +31,7 @@ pub async fn run(mut app: App, gateway: Option<Gateway>) -> anyhow::Result<Vec<S
     let stop_input = Arc::new(AtomicBool::new(false));
     let input_thread = spawn_input_thread(sender.clone(), stop_input.clone());
     let ticker = tokio::spawn(send_ticks(sender.clone()));
-    let gateway = gateway.map(|gateway| observe_waits(gateway, sender.clone()));
-    let executor = Executor::new(gateway, sender);
+    let mut executor = Executor::new(gateway, sender);
 
     for effect in app.start() {
         executor.run(effect);
@@ -47,10 +46,10 @@ pub async fn run(mut app: App, gateway: Option<Gateway>) -> anyhow::Result<Vec<S
         let Some(first) = receiver.recv().await else {
             break Ok(());
         };
-        let mut redraw = handle(&mut app, &executor, first);
+        let mut redraw = handle(&mut app, &mut executor, first);
         // Apply everything already queued before drawing again, so bursts cost one draw.
         while let Ok(message) = receiver.try_recv() {
-            redraw |= handle(&mut app, &executor, message);
+            redraw |= handle(&mut app, &mut executor, message);
         }
         if app.should_quit {
             break Ok(());
@@ -78,8 +77,11 @@ fn panic_if_requested() {
 }
 
 /// Applies one message; returns whether the screen may have changed.
-fn handle(app: &mut App, executor: &Executor, message: Message) -> bool {
+fn handle(app: &mut App, executor: &mut Executor, message: Message) -> bool {
     let is_tick = matches!(message, Message::Tick);
+    if let Message::Reconnected(gateway) = &message {
+        executor.replace_gateway(gateway.clone());
+    }
     for effect in app.update(message) {
         executor.run(effect);
     }
@@ -144,31 +146,56 @@ struct Executor {
     stage_queue: Arc<Mutex<VecDeque<String>>>,
     stage_ready: Arc<Notify>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Listing tasks of the current gateway, aborted when the user switches profile or region
+    /// so that no stale answer arrives afterwards.
+    listing_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Executor {
     fn new(gateway: Option<Gateway>, sender: mpsc::UnboundedSender<Message>) -> Executor {
-        let stage_queue = Arc::new(Mutex::new(VecDeque::new()));
-        let stage_ready = Arc::new(Notify::new());
-        let workers = match &gateway {
-            Some(gateway) => (0..STAGE_WORKERS)
-                .map(|_| {
-                    tokio::spawn(list_stages_worker(
-                        gateway.clone(),
-                        sender.clone(),
-                        stage_queue.clone(),
-                        stage_ready.clone(),
-                    ))
-                })
-                .collect(),
-            None => Vec::new(),
+        let mut executor = Executor {
+            gateway: None,
+            sender,
+            stage_queue: Arc::new(Mutex::new(VecDeque::new())),
+            stage_ready: Arc::new(Notify::new()),
+            workers: Vec::new(),
+            listing_tasks: Vec::new(),
         };
-        Executor { gateway, sender, stage_queue, stage_ready, workers }
+        if let Some(gateway) = gateway {
+            executor.replace_gateway(gateway);
+        }
+        executor
     }
 
-    fn run(&self, effect: Effect) {
+    /// Switches to a new gateway: in-flight listings stop and the stage workers restart on it.
+    fn replace_gateway(&mut self, gateway: Gateway) {
+        self.shutdown();
+        self.listing_tasks.clear();
+        self.lock_queue().clear();
+        let gateway = observe_waits(gateway, self.sender.clone());
+        self.workers = (0..STAGE_WORKERS)
+            .map(|_| {
+                tokio::spawn(list_stages_worker(
+                    gateway.clone(),
+                    self.sender.clone(),
+                    self.stage_queue.clone(),
+                    self.stage_ready.clone(),
+                ))
+            })
+            .collect();
+        self.gateway = Some(gateway);
+    }
+
+    fn run(&mut self, effect: Effect) {
         match effect {
             Effect::Quit => {}
+            Effect::Reconnect(options) => {
+                let sender = self.sender.clone();
+                tokio::spawn(async move {
+                    let gateway = Gateway::connect(&options).await;
+                    let _ = sender.send(Message::Reconnected(gateway));
+                });
+            }
             Effect::RunSave { run_id, steps, from, history } => {
                 tokio::spawn(run_save(self.gateway.clone(), self.sender.clone(), run_id, steps, from, history));
             }
@@ -208,7 +235,7 @@ impl Executor {
         self.stage_queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn spawn_aws<F, Fut>(&self, work: F)
+    fn spawn_aws<F, Fut>(&mut self, work: F)
     where
         F: FnOnce(Gateway) -> Fut,
         Fut: Future<Output = Message> + Send + 'static,
@@ -219,14 +246,15 @@ impl Executor {
         };
         let sender = self.sender.clone();
         let future = work(gateway);
-        tokio::spawn(async move {
+        self.listing_tasks.retain(|task| !task.is_finished());
+        self.listing_tasks.push(tokio::spawn(async move {
             let _ = sender.send(future.await);
-        });
+        }));
     }
 
     fn shutdown(&self) {
-        for worker in &self.workers {
-            worker.abort();
+        for task in self.workers.iter().chain(&self.listing_tasks) {
+            task.abort();
         }
     }
 }

@@ -55,6 +55,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
     let mut state = TableState::default().with_selected(Some(app.home.selected));
     frame.render_stateful_widget(table, area, &mut state);
+
+    if let Some(form) = &app.home.switch {
+        let cursor = |focused: bool| if focused { "_" } else { "" };
+        let lines = [
+            format!("Profile: {}{}", form.profile, cursor(!form.region_focused)),
+            format!("Region:  {}{}", form.region, cursor(form.region_focused)),
+            String::new(),
+            "Tab switches field, Enter connects, Esc cancels. An empty field uses the default chain.".to_string(),
+        ];
+        super::popup::draw_question(frame, area, "Switch profile and region", &lines);
+    }
 }
 
 fn table_row(row: &StageRow) -> Row<'static> {
