@@ -12,6 +12,8 @@
 //!   records where a failed run stopped so it can be retried from there.
 //! - [`ui`]: the terminal UI. The draw loop never awaits the network: AWS work runs on tokio
 //!   tasks that report back as [`ui::message::Message`] values carrying owned data.
+//! - [`cmd`]: the subcommands for scripts (`ipgate list`, `add`, `diff`...). They open stages,
+//!   plan and run saves through the same [`model`] and [`save`] code as the terminal UI.
 //!
 //! [`emulator`] is not part of the app. It starts moto's API Gateway on 127.0.0.1 for the demo
 //! and the tests, and seeds it through the SDK.
@@ -22,6 +24,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod cmd;
 pub mod core;
 pub mod demo;
 pub mod emulator;

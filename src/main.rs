@@ -4,7 +4,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = ipgate::cli::Args::parse();
+    let cli = ipgate::cli::Cli::parse();
     let _log_guard = ipgate::logging::init();
-    ipgate::cli::run(args).await
+    ipgate::cli::dispatch(cli).await
 }

@@ -725,3 +725,17 @@ fn profile_and_region_switch_relists() {
     assert_eq!(effects, vec![Effect::ListRestApis]);
     assert!(render(&app, 100, 30).contains("eu-west-1"));
 }
+
+#[test]
+fn add_my_address_uses_known_ip() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    app.my_ip_source = MyIpSource::Given("2001:db8::42".parse().unwrap());
+    app.start();
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('m')));
+    app.update(key(KeyCode::Char('m')));
+
+    let entries = &editor(&app).session.entries;
+    assert_eq!(entries.iter().filter(|entry| *entry == "2001:db8::42/128").count(), 1, "{entries:?}");
+}

@@ -4,6 +4,7 @@
 //! project's files and writes them atomically.
 
 pub mod access;
+pub mod aggregate;
 pub mod chalice;
 pub mod cidr;
 pub mod diff;
@@ -11,3 +12,4 @@ pub mod jsontext;
 pub mod live;
 pub mod policy;
 pub mod resource;
+pub mod sets;

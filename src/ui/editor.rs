@@ -295,6 +295,7 @@ impl EditorState {
                 EditorOutcome::None
             }
             KeyCode::Char('t') => self.toggle_shared(),
+            KeyCode::Char('m') => self.add_my_address(context.my_ip),
             KeyCode::Char('T') => {
                 self.overlay = Overlay::TestAddress { input: String::new(), results: None };
                 EditorOutcome::None
@@ -304,6 +305,22 @@ impl EditorState {
             KeyCode::Char('F') => self.resolve_drift(DriftSide::PushFile, context),
             KeyCode::Char('s') | KeyCode::Char('w') => self.begin_save(context),
             _ => EditorOutcome::None,
+        }
+    }
+
+    /// Adds the user's public address; when it is unknown, opens the input so it can be typed.
+    fn add_my_address(&mut self, my_ip: Option<IpAddr>) -> EditorOutcome {
+        let Some(address) = my_ip else {
+            self.input = Some(InputState { mode: InputMode::Add, text: String::new() });
+            return EditorOutcome::info("Your public address is unknown (see the header); type it.");
+        };
+        match self.session.add(&address.to_string()) {
+            Ok(AddOutcome::Added(entry)) => {
+                self.selected = self.session.entries.len() - 1;
+                EditorOutcome::info(format!("Added your address {entry}."))
+            }
+            Ok(AddOutcome::AlreadyPresent(entry)) => EditorOutcome::info(format!("Your address {entry} is already listed.")),
+            Err(error) => EditorOutcome::error(error.to_string()),
         }
     }
 

@@ -30,6 +30,7 @@ const EDITOR: &[KeyHelp] = &[
     ("s", "save"),
     ("Esc", "back"),
     ("n", "normalise host bits"),
+    ("m", "add my public address"),
     ("t", "edit only this stage / every stage its statement covers"),
     ("T", "test an address against every stage"),
     ("H", "history of live policies; Enter rolls back"),
