@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::aws::{AwsOptions, Gateway};
-use crate::core::chalice::{Project, load_project};
 use crate::cmd::output::OutputFormat;
+use crate::core::chalice::{Project, load_project};
 use crate::myip::{DEFAULT_LOOKUP_URL, MyIpSource};
 use crate::ui::app::App;
 
@@ -101,7 +101,7 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
-/// How the result is printed.
+/// The output format option.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
     /// `text` for people, `json` for scripts: one JSON document alone on standard output.
@@ -109,11 +109,11 @@ pub struct OutputArgs {
     pub output: OutputFormat,
 }
 
-/// The confirmations a save asks for, given up front.
+/// The confirmations a save requests, given up front.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SaveOptions {
-    /// Run the planned steps without asking. Without it ipgate asks on a terminal and changes
-    /// nothing otherwise.
+    /// Run the planned steps without a confirmation. Without it ipgate requests one on a
+    /// terminal and changes nothing otherwise.
     #[arg(long, short = 'y')]
     pub yes: bool,
 
@@ -271,7 +271,10 @@ pub async fn run(args: Args) -> ExitCode {
     tracing::info!(project = ?project.as_ref().map(|project| &project.root), "starting");
 
     let (gateway, offline_reason) = connect(&args).await;
-    let info = gateway.as_ref().map(|gateway| gateway.info.clone()).unwrap_or_default();
+    let info = gateway
+        .as_ref()
+        .map(|gateway| gateway.info.clone())
+        .unwrap_or_default();
 
     let mut app = App::new(project, info, offline_reason);
     app.read_only = args.read_only;
@@ -310,7 +313,7 @@ pub fn load_project_option(args: &Args) -> Result<Option<Project>, String> {
 }
 
 /// Builds the API Gateway client from the options and the standard AWS chain. Without a region
-/// there is no client, and the second value says why.
+/// there is no client, and the second value is the reason.
 pub async fn connect(args: &Args) -> (Option<Gateway>, Option<String>) {
     let options = AwsOptions {
         profile: args.profile.clone(),
@@ -319,7 +322,10 @@ pub async fn connect(args: &Args) -> (Option<Gateway>, Option<String>) {
     };
     let gateway = Gateway::connect(&options).await;
     match &gateway.info.region {
-        None => (None, Some("no AWS region set; use --region or AWS_REGION".to_string())),
+        None => (
+            None,
+            Some("no AWS region set; use --region or AWS_REGION".to_string()),
+        ),
         Some(_) => (Some(gateway), None),
     }
 }

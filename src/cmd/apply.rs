@@ -22,14 +22,24 @@ pub async fn run(args: &Args, apply: &ApplyArgs) -> Result<u8, CommandError> {
 
     let mut opened = open_stage(row, &context.inventory).map_err(CommandError::failure)?;
     if opened.has_drift() {
-        let document = opened.session.local.as_ref().map(|file| file.document.clone());
+        let document = opened
+            .session
+            .local
+            .as_ref()
+            .map(|file| file.document.clone());
         opened
             .session
             .reset_to(document, PUSH_FILE.to_string())
             .map_err(|error| CommandError::failure(format!("cannot {PUSH_FILE}: {error}")))?;
     }
     // Without drift the plan is empty, and the save reports that there is nothing to do.
-    let request = SaveRequest { context: &context, row, options: &apply.save, own_file: false, output: apply.output.output };
+    let request = SaveRequest {
+        context: &context,
+        row,
+        options: &apply.save,
+        own_file: false,
+        output: apply.output.output,
+    };
     confirm_and_save(opened, request).await
 }
 
@@ -46,7 +56,9 @@ fn check_live_chalice_stage(row: &StageRow) -> Result<(), CommandError> {
         SyncStatus::NotDeployed | SyncStatus::LocalOnly => Err(CommandError::failure(format!(
             "Chalice stage {chalice_stage} has no live REST API stage to apply to. `chalice deploy --stage {chalice_stage}` creates it with the policy file."
         ))),
-        SyncStatus::Error(error) => Err(CommandError::failure(format!("stage {chalice_stage}: {error}"))),
+        SyncStatus::Error(error) => Err(CommandError::failure(format!(
+            "stage {chalice_stage}: {error}"
+        ))),
         _ => Ok(()),
     }
 }

@@ -18,9 +18,11 @@ pub fn run(completions: &CompletionsArgs) -> Result<u8, CommandError> {
     completions
         .shell
         .try_generate(&command, &mut script)
-        .map_err(|error| CommandError::failure(format!("generating the completion script failed: {error}")))?;
-    std::io::stdout()
-        .write_all(&script)
-        .map_err(|error| CommandError::failure(format!("writing the completion script failed: {error}")))?;
+        .map_err(|error| {
+            CommandError::failure(format!("generating the completion script failed: {error}"))
+        })?;
+    std::io::stdout().write_all(&script).map_err(|error| {
+        CommandError::failure(format!("writing the completion script failed: {error}"))
+    })?;
     Ok(SUCCESS)
 }

@@ -7,10 +7,10 @@ use crate::cli::{Args, DiffArgs};
 use crate::core::policy::to_pretty;
 use crate::model::{OpenedStage, StageRow, SyncStatus, open_stage};
 
+use super::Context;
 use super::exit::{CommandError, DRIFT, SUCCESS};
 use super::output::{OutputFormat, StageJson, print_json};
 use super::stage_name::resolve;
-use super::Context;
 
 /// Lines of context around each change in the text diff.
 const DIFF_CONTEXT_LINES: usize = 3;
@@ -58,19 +58,31 @@ pub async fn run(args: &Args, diff: &DiffArgs) -> Result<u8, CommandError> {
             }
             vec![row]
         }
-        None => rows.iter().filter(|row| row.chalice_stage.is_some()).collect(),
+        None => rows
+            .iter()
+            .filter(|row| row.chalice_stage.is_some())
+            .collect(),
     };
 
     let stages: Vec<StageDiffJson> = selected.iter().map(|row| compare(row, &context)).collect();
-    let report = DiffJson { drift: stages.iter().any(|stage| stage.status == "differ"), stages };
+    let report = DiffJson {
+        drift: stages.iter().any(|stage| stage.status == "differ"),
+        stages,
+    };
     match diff.output.output {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Text => print!("{}", text(&report)),
     }
 
-    let errors = report.stages.iter().filter(|stage| stage.status == "error").count();
+    let errors = report
+        .stages
+        .iter()
+        .filter(|stage| stage.status == "error")
+        .count();
     if errors > 0 {
-        return Err(CommandError::failure(format!("{errors} stage(s) could not be compared")));
+        return Err(CommandError::failure(format!(
+            "{errors} stage(s) could not be compared"
+        )));
     }
     if report.drift {
         let names: Vec<&str> = report
@@ -115,7 +127,10 @@ fn compare(row: &StageRow, context: &Context) -> StageDiffJson {
         }
     };
     let session = &opened.session;
-    result.policy_file = session.local.as_ref().map(|file| file.path.display().to_string());
+    result.policy_file = session
+        .local
+        .as_ref()
+        .map(|file| file.path.display().to_string());
     result.local_policy = session.local.as_ref().map(|file| file.document.clone());
     result.live_policy = session.live.clone();
     if !opened.online {
@@ -128,7 +143,11 @@ fn compare(row: &StageRow, context: &Context) -> StageDiffJson {
     }
 
     result.status = "differ";
-    result.diff = unified_diff(&opened, result.local_policy.as_ref(), result.live_policy.as_ref());
+    result.diff = unified_diff(
+        &opened,
+        result.local_policy.as_ref(),
+        result.live_policy.as_ref(),
+    );
     result
 }
 
@@ -151,7 +170,11 @@ fn unified_diff(opened: &OpenedStage, local: Option<&Value>, live: Option<&Value
 }
 
 fn relative(opened: &OpenedStage, path: &std::path::Path) -> String {
-    match opened.project_root.as_deref().and_then(|root| path.strip_prefix(root).ok()) {
+    match opened
+        .project_root
+        .as_deref()
+        .and_then(|root| path.strip_prefix(root).ok())
+    {
         Some(relative) => relative.display().to_string(),
         None => path.display().to_string(),
     }

@@ -23,7 +23,10 @@ pub async fn add(args: &Args, add: &AddArgs) -> Result<u8, CommandError> {
 
     let stage = stage_label(&opened.session);
     for cidr in &add.cidrs {
-        let outcome = opened.session.add(cidr).map_err(|error| CommandError::usage(format!("invalid CIDR: {error}")))?;
+        let outcome = opened
+            .session
+            .add(cidr)
+            .map_err(|error| CommandError::usage(format!("invalid CIDR: {error}")))?;
         match outcome {
             AddOutcome::Added(entry) => note_host_bits(&entry),
             AddOutcome::AlreadyPresent(entry) => {
@@ -32,7 +35,15 @@ pub async fn add(args: &Args, add: &AddArgs) -> Result<u8, CommandError> {
         }
     }
 
-    save(opened, &context, row, &add.save, &add.edit, add.output.output).await
+    save(
+        opened,
+        &context,
+        row,
+        &add.save,
+        &add.edit,
+        add.output.output,
+    )
+    .await
 }
 
 pub async fn remove(args: &Args, remove: &RemoveArgs) -> Result<u8, CommandError> {
@@ -61,18 +72,32 @@ pub async fn remove(args: &Args, remove: &RemoveArgs) -> Result<u8, CommandError
         opened.session.set_empty_choice(choice);
     }
 
-    save(opened, &context, row, &remove.save, &remove.edit, remove.output.output).await
+    save(
+        opened,
+        &context,
+        row,
+        &remove.save,
+        &remove.edit,
+        remove.output.output,
+    )
+    .await
 }
 
 /// Parses every CIDR argument, failing on the first invalid one.
 fn parse_all(cidrs: &[String]) -> Result<Vec<CidrEntry>, CommandError> {
     cidrs
         .iter()
-        .map(|cidr| parse_entry(cidr).map_err(|error| CommandError::usage(format!("invalid CIDR: {error}"))))
+        .map(|cidr| {
+            parse_entry(cidr).map_err(|error| CommandError::usage(format!("invalid CIDR: {error}")))
+        })
         .collect()
 }
 
-fn open_for_edit(row: &StageRow, context: &Context, edit: &EditOptions) -> Result<OpenedStage, CommandError> {
+fn open_for_edit(
+    row: &StageRow,
+    context: &Context,
+    edit: &EditOptions,
+) -> Result<OpenedStage, CommandError> {
     let mut opened = open_stage(row, &context.inventory).map_err(CommandError::failure)?;
     opened.session.apply_to_shared = edit.apply_to_shared;
     Ok(opened)
@@ -80,18 +105,33 @@ fn open_for_edit(row: &StageRow, context: &Context, edit: &EditOptions) -> Resul
 
 /// Removes every entry that names a wanted network: the same text in canonical form, else the
 /// same covered network. Fails, changing nothing, when a wanted CIDR matches no entry.
-fn remove_entries(session: &mut EditSession, texts: &[String], wanted: &[CidrEntry]) -> Result<(), CommandError> {
-    let parsed: Vec<Option<CidrEntry>> = session.entries.iter().map(|entry| parse_entry(entry).ok()).collect();
+fn remove_entries(
+    session: &mut EditSession,
+    texts: &[String],
+    wanted: &[CidrEntry],
+) -> Result<(), CommandError> {
+    let parsed: Vec<Option<CidrEntry>> = session
+        .entries
+        .iter()
+        .map(|entry| parse_entry(entry).ok())
+        .collect();
     let mut indexes = Vec::new();
     for (text, want) in texts.iter().zip(wanted) {
-        let same_text: Vec<usize> = matching(&parsed, |entry| entry.canonical() == want.canonical());
+        let same_text: Vec<usize> =
+            matching(&parsed, |entry| entry.canonical() == want.canonical());
         let found = if same_text.is_empty() {
-            matching(&parsed, |entry| entry.covered_network() == want.covered_network())
+            matching(&parsed, |entry| {
+                entry.covered_network() == want.covered_network()
+            })
         } else {
             same_text
         };
         if found.is_empty() {
-            let listed = if session.entries.is_empty() { "none".to_string() } else { session.entries.join(", ") };
+            let listed = if session.entries.is_empty() {
+                "none".to_string()
+            } else {
+                session.entries.join(", ")
+            };
             return Err(CommandError::usage(format!(
                 "{} is not in the allowlist of stage {}. Its entries: {listed}.",
                 text.trim(),
@@ -118,12 +158,15 @@ fn matching(entries: &[Option<CidrEntry>], predicate: impl Fn(&CidrEntry) -> boo
         .collect()
 }
 
-/// Tells the user when an added entry has host bits set, because it covers more than it says.
+/// Warns when an added entry has host bits set, because it covers more than it shows.
 fn note_host_bits(entry: &str) {
     if let Ok(parsed) = parse_entry(entry)
         && parsed.has_host_bits()
     {
-        eprintln!("! {entry} has host bits set; it covers {}.", parsed.covered_network());
+        eprintln!(
+            "! {entry} has host bits set; it covers {}.",
+            parsed.covered_network()
+        );
     }
 }
 
@@ -135,6 +178,12 @@ async fn save(
     edit: &EditOptions,
     output: OutputFormat,
 ) -> Result<u8, CommandError> {
-    let request = SaveRequest { context, row, options, own_file: edit.own_file, output };
+    let request = SaveRequest {
+        context,
+        row,
+        options,
+        own_file: edit.own_file,
+        output,
+    };
     confirm_and_save(opened, request).await
 }

@@ -27,14 +27,20 @@ pub struct CommandError {
 }
 
 impl CommandError {
-    /// An AWS or file failure ([`FAILURE`]).
+    /// Builds an AWS or file failure ([`FAILURE`]).
     pub fn failure(message: impl Into<String>) -> CommandError {
-        CommandError { code: FAILURE, message: message.into() }
+        CommandError {
+            code: FAILURE,
+            message: message.into(),
+        }
     }
 
-    /// Invalid input or a missing flag ([`USAGE`]).
+    /// Builds an error for invalid input or a missing flag ([`USAGE`]).
     pub fn usage(message: impl Into<String>) -> CommandError {
-        CommandError { code: USAGE, message: message.into() }
+        CommandError {
+            code: USAGE,
+            message: message.into(),
+        }
     }
 }
 

@@ -5,9 +5,9 @@ use serde::Serialize;
 use crate::cli::{Args, ListArgs};
 use crate::model::{Connection, StageRow};
 
+use super::Context;
 use super::exit::{CommandError, SUCCESS};
 use super::output::{OutputFormat, StageJson, print_json, short_time, table};
-use super::Context;
 
 /// The JSON document of `list`.
 #[derive(Debug, Serialize)]
@@ -15,7 +15,7 @@ struct ListJson {
     region: Option<String>,
     /// `"online"` or `"local_only"`.
     connection: &'static str,
-    /// Why the run is local-only.
+    /// The reason the run is local-only.
     connection_reason: Option<String>,
     stages: Vec<StageJson>,
 }
@@ -47,8 +47,21 @@ fn text(rows: &[StageRow]) -> String {
         return "No REST APIs and no Chalice stages found.\n".to_string();
     }
 
-    let header = ["CHALICE", "API", "REST API ID", "STAGE", "ALLOWLIST", "LAST DEPLOYED", "STATUS"];
-    let mut cells = vec![header.iter().map(|title| title.to_string()).collect::<Vec<_>>()];
+    let header = [
+        "CHALICE",
+        "API",
+        "REST API ID",
+        "STAGE",
+        "ALLOWLIST",
+        "LAST DEPLOYED",
+        "STATUS",
+    ];
+    let mut cells = vec![
+        header
+            .iter()
+            .map(|title| title.to_string())
+            .collect::<Vec<_>>(),
+    ];
     for row in rows {
         let status = match &row.status {
             crate::model::SyncStatus::Error(error) => format!("error: {error}"),
@@ -58,9 +71,15 @@ fn text(rows: &[StageRow]) -> String {
             row.chalice_stage.clone().unwrap_or_else(|| "-".to_string()),
             row.api_name.clone().unwrap_or_else(|| "-".to_string()),
             row.rest_api_id.clone().unwrap_or_else(|| "-".to_string()),
-            if row.stage.is_empty() { "?".to_string() } else { row.stage.clone() },
+            if row.stage.is_empty() {
+                "?".to_string()
+            } else {
+                row.stage.clone()
+            },
             allowlist_text(&row.allowlist_summary),
-            row.last_deployed.map(short_time).unwrap_or_else(|| "-".to_string()),
+            row.last_deployed
+                .map(short_time)
+                .unwrap_or_else(|| "-".to_string()),
             status,
         ]);
     }

@@ -1,10 +1,10 @@
 //! The subcommands for scripts: `list`, `show`, `add`, `remove`, `diff`, `apply` and
 //! `completions`.
 //!
-//! Each one loads the project and the account once, as the terminal UI does at start-up, then
+//! Each one loads the project and the account once, as the terminal UI does at start-up. It
 //! opens stages with [`crate::model::open_stage`], plans saves with [`crate::save::plan_save`]
 //! and runs them with [`crate::save::execute_steps`], so history and the audit log are the
-//! same as in the UI. Results go to standard output; messages and progress go to standard
+//! same as in the UI. Results go to standard output, and messages and progress to standard
 //! error. [`exit`] lists the exit codes.
 
 mod apply;
@@ -59,31 +59,42 @@ pub struct Context {
 
 impl Context {
     /// Loads the project and, when a region is set, every REST API and its stages. Without a
-    /// region the inventory is local-only and a note says so on standard error.
+    /// region the inventory is local-only, and a note on standard error states why.
     pub async fn load(args: &Args) -> Result<Context, CommandError> {
         let project = load_project_option(args).map_err(CommandError::usage)?;
-        tracing::info!(project = ?project.as_ref().map(|project| &project.root), "command starting");
+        let root = project.as_ref().map(|project| &project.root);
+        tracing::info!(project = ?root, "command starting");
 
         let (gateway, offline_reason) = connect(args).await;
         let mut inventory = load_inventory(project, gateway.as_ref())
             .await
-            .map_err(|error| CommandError::failure(format!("listing REST APIs failed: {}", error.describe())))?;
+            .map_err(|error| {
+                CommandError::failure(format!("listing REST APIs failed: {}", error.describe()))
+            })?;
         if let Some(reason) = offline_reason {
             eprintln!("ipgate: local files only: {reason}.");
             inventory.connection = Connection::LocalOnly { reason };
         }
 
-        Ok(Context { args: args.clone(), inventory, gateway })
+        Ok(Context {
+            args: args.clone(),
+            inventory,
+            gateway,
+        })
     }
 
     pub fn rows(&self) -> Vec<StageRow> {
         self.inventory.rows()
     }
 
-    /// The address the lockout guard protects: only one given with `--my-ip` or IPGATE_MY_IP,
-    /// because the subcommands never look it up.
+    /// Returns the address the lockout guard protects: only one given with `--my-ip` or
+    /// IPGATE_MY_IP, because the subcommands never look it up.
     pub fn my_ip(&self) -> Option<IpAddr> {
-        if self.args.no_my_ip { None } else { self.args.my_ip }
+        if self.args.no_my_ip {
+            None
+        } else {
+            self.args.my_ip
+        }
     }
 
     /// Fails unless ipgate talks to AWS in this run; `what` names the command for the message.

@@ -16,7 +16,7 @@ use crate::model::{StageRow, SyncStatus};
 use super::exit::CommandError;
 use super::stage_name::row_name;
 
-/// How a subcommand prints its result.
+/// The format of a subcommand's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -25,8 +25,9 @@ pub enum OutputFormat {
 
 /// Prints `value` as pretty JSON on standard output.
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), CommandError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|error| CommandError::failure(format!("encoding the JSON output failed: {error}")))?;
+    let text = serde_json::to_string_pretty(value).map_err(|error| {
+        CommandError::failure(format!("encoding the JSON output failed: {error}"))
+    })?;
     println!("{text}");
     Ok(())
 }
@@ -42,18 +43,20 @@ pub struct StageJson {
     /// The API Gateway stage name; `null` when the stages could not be listed.
     pub stage: Option<String>,
     pub chalice_stage: Option<String>,
-    /// `"allowlist"`, `"open"` (no IP restriction), `"closed"` (nobody) or `"unknown"`. For a
-    /// Chalice stage this describes the policy file, else the live policy.
+    /// `"allowlist"`, `"open"` (no IP restriction), `"closed"` (no caller allowed) or
+    /// `"unknown"`. For a Chalice stage this describes the policy file, else the live policy.
     pub access: &'static str,
     /// Number of CIDRs when `access` is `"allowlist"`.
     pub cidr_count: Option<usize>,
     pub deployment_id: Option<String>,
     /// RFC 3339 time in UTC.
     pub last_deployed: Option<String>,
-    /// `"in_sync"`, `"differ"`, `"local_only"`, `"live_only"`, `"not_deployed"`, `"loading"`
-    /// or `"error"`. See the README for their meaning.
+    /// The comparison of the policy file and the live policy: `"in_sync"` or `"differ"` (by
+    /// meaning), `"local_only"`, `"live_only"`, `"not_deployed"`, `"loading"` or `"error"`.
+    /// `"local_only"` is a Chalice stage whose REST API stage does not exist, `"live_only"` a
+    /// stage of no Chalice stage, and `"not_deployed"` a Chalice stage without a deployed record.
     pub sync_status: &'static str,
-    /// Why `sync_status` is `"error"`.
+    /// The reason `sync_status` is `"error"`.
     pub error: Option<String>,
 }
 
@@ -91,7 +94,7 @@ fn access_kind(summary: &str) -> (&'static str, Option<usize>) {
     }
 }
 
-/// The JSON value of a sync status.
+/// Returns the JSON value of a sync status.
 pub fn sync_status_key(status: &SyncStatus) -> &'static str {
     match status {
         SyncStatus::Loading => "loading",
@@ -123,13 +126,15 @@ impl FlagJson {
         match flag {
             EntryFlag::Duplicate { of } => FlagJson::Duplicate { of: *of },
             EntryFlag::CoveredBy { index } => FlagJson::CoveredBy { by: *index },
-            EntryFlag::HostBitsSet { covers } => FlagJson::HostBitsSet { covers: covers.to_string() },
+            EntryFlag::HostBitsSet { covers } => FlagJson::HostBitsSet {
+                covers: covers.to_string(),
+            },
             EntryFlag::Unrestricted { ipv6 } => FlagJson::Unrestricted { ipv6: *ipv6 },
         }
     }
 }
 
-/// The words printed beside an entry for one flag; entries are numbered from 1.
+/// Describes one flag of an entry in words, numbering entries from 1.
 pub fn flag_text(flag: &EntryFlag) -> String {
     match flag {
         EntryFlag::Duplicate { of } => format!("duplicate of #{}", of + 1),
@@ -140,12 +145,14 @@ pub fn flag_text(flag: &EntryFlag) -> String {
     }
 }
 
-/// An RFC 3339 time in UTC, for JSON.
+/// Formats a time as RFC 3339 in UTC, for JSON.
 pub fn rfc3339(time: SystemTime) -> String {
-    OffsetDateTime::from(time).format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::from(time)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
-/// A UTC time to the minute, such as "2026-03-01 14:05 UTC", for text.
+/// Formats a time in UTC to the minute, such as "2026-03-01 14:05 UTC", for text.
 pub fn short_time(time: SystemTime) -> String {
     let time = OffsetDateTime::from(time);
     format!(
@@ -184,7 +191,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
     text
 }
 
-/// A policy document as pretty JSON, or a note when there is none.
+/// Formats a policy document as pretty JSON, or a note when there is none.
 pub fn policy_text(document: Option<&Value>) -> String {
     match document {
         Some(document) => crate::core::policy::to_pretty(document),

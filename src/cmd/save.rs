@@ -10,13 +10,15 @@ use crate::cli::SaveOptions;
 use crate::core::policy::POLICY_MAX_CHARS;
 use crate::model::edit::{EditSession, SaveBlocker};
 use crate::model::{OpenedStage, StageRow};
-use crate::save::{HistoryRecorder, SavePlan, Step, StepError, StepStatus, execute_steps, outcome_summary};
+use crate::save::{
+    HistoryRecorder, SavePlan, Step, StepError, StepStatus, execute_steps, outcome_summary,
+};
 
 use super::Context;
 use super::exit::{CommandError, PARTIAL_SAVE, SUCCESS};
 use super::output::{OutputFormat, StageJson, print_json};
 
-/// What history keeps the previous version for; the editor uses the same words for a save.
+/// The reason history gives for keeping the previous version, in the editor's words for a save.
 const HISTORY_REASON: &str = "before save";
 
 /// One save as `add`, `remove` and `apply` request it.
@@ -32,6 +34,7 @@ pub struct SaveRequest<'a> {
 /// The JSON document of `add`, `remove` and `apply`, printed once a plan exists.
 #[derive(Debug, Serialize)]
 pub struct SaveJson {
+    /// The stage as it was listed before the save.
     stage: StageJson,
     /// The change in short, such as "+203.0.113.7/32 -198.51.100.0/24".
     change: String,
@@ -39,9 +42,9 @@ pub struct SaveJson {
     description: String,
     /// The allowlist after the save.
     entries: Vec<String>,
-    /// Who may call the stage after the save, in words.
+    /// A description of the callers allowed after the save.
     access_after: String,
-    /// Every way the saved policy admits more or fewer callers than the allowlist says.
+    /// Every way the saved policy admits more or fewer callers than the allowlist lists.
     access_warnings: Vec<String>,
     /// Notes of the plan and project warnings, such as a shared policy file.
     notes: Vec<String>,
@@ -65,14 +68,17 @@ struct StepJson {
     /// `"planned"` (not run because the save was not confirmed), `"done"`, `"failed"` or
     /// `"not_run"` (after a failed step).
     status: &'static str,
-    /// What the step produced, such as "deployment abc123".
+    /// The step's result, such as "deployment abc123".
     detail: Option<String>,
     error: Option<String>,
 }
 
-/// Runs the save of `opened`'s current edit: checks what blocks it, prints the plan, asks for
+/// Runs the save of `opened`'s current edit: checks what blocks it, prints the plan, requests
 /// confirmation and runs the steps. Returns the exit code, or the error to print.
-pub async fn confirm_and_save(mut opened: OpenedStage, request: SaveRequest<'_>) -> Result<u8, CommandError> {
+pub async fn confirm_and_save(
+    mut opened: OpenedStage,
+    request: SaveRequest<'_>,
+) -> Result<u8, CommandError> {
     let context = request.context;
     resolve_blockers(&mut opened.session, request.options)?;
     check_lockout(&opened.session, context, request.options)?;
@@ -105,7 +111,10 @@ pub async fn confirm_and_save(mut opened: OpenedStage, request: SaveRequest<'_>)
         .inventory
         .history
         .clone()
-        .map(|store| HistoryRecorder { store, record: opened.save_record(HISTORY_REASON) });
+        .map(|store| HistoryRecorder {
+            store,
+            record: opened.save_record(HISTORY_REASON),
+        });
     let root = opened.project_root.clone();
     let print_step = |index: usize, result: Result<Option<String>, StepError>| {
         let step = plan.steps[index].describe(root.as_deref());
@@ -116,16 +125,25 @@ pub async fn confirm_and_save(mut opened: OpenedStage, request: SaveRequest<'_>)
         }
         true
     };
-    let statuses =
-        execute_steps(&plan.steps, 0, context.gateway.as_ref(), history.as_ref(), print_step).await;
+    let statuses = execute_steps(
+        &plan.steps,
+        0,
+        context.gateway.as_ref(),
+        history.as_ref(),
+        print_step,
+    )
+    .await;
 
     finish(&plan, &statuses, report, request.output)
 }
 
-/// The stage as the user names it: the Chalice stage, else the API Gateway stage.
+/// Returns the stage as the user names it: the Chalice stage, else the API Gateway stage.
 pub fn stage_label(session: &EditSession) -> String {
     let target = &session.target;
-    target.chalice_stage.clone().unwrap_or_else(|| target.stage.clone())
+    target
+        .chalice_stage
+        .clone()
+        .unwrap_or_else(|| target.stage.clone())
 }
 
 /// Resolves what the editor would ask about with the flags given, or fails naming the flag.
@@ -138,7 +156,11 @@ fn resolve_blockers(session: &mut EditSession, options: &SaveOptions) -> Result<
                 return Err(CommandError::failure(format!(
                     "entry {} ({}) of the current allowlist of stage {stage} is invalid: {error}. Fix or remove it in the policy first.",
                     index + 1,
-                    session.entries.get(index).map(String::as_str).unwrap_or("?"),
+                    session
+                        .entries
+                        .get(index)
+                        .map(String::as_str)
+                        .unwrap_or("?"),
                 )));
             }
             Some(SaveBlocker::EmptyChoiceNeeded) => {
@@ -150,7 +172,11 @@ fn resolve_blockers(session: &mut EditSession, options: &SaveOptions) -> Result<
                 session.confirm_unrestricted(ipv6);
             }
             Some(SaveBlocker::UnrestrictedNotConfirmed { ipv6 }) => {
-                let (entry, family) = if ipv6 { ("::/0", "IPv6") } else { ("0.0.0.0/0", "IPv4") };
+                let (entry, family) = if ipv6 {
+                    ("::/0", "IPv6")
+                } else {
+                    ("0.0.0.0/0", "IPv4")
+                };
                 return Err(CommandError::usage(format!(
                     "the allowlist of stage {stage} contains {entry}, so the stage would have no {family} restriction. Pass --allow-unrestricted to save it anyway."
                 )));
@@ -164,7 +190,11 @@ fn resolve_blockers(session: &mut EditSession, options: &SaveOptions) -> Result<
 
 /// Fails when the save would take away the access of the address given with `--my-ip`,
 /// unless `--allow-lockout` accepts that.
-fn check_lockout(session: &EditSession, context: &Context, options: &SaveOptions) -> Result<(), CommandError> {
+fn check_lockout(
+    session: &EditSession,
+    context: &Context,
+    options: &SaveOptions,
+) -> Result<(), CommandError> {
     let Some(address) = context.my_ip() else {
         return Ok(());
     };
@@ -173,7 +203,10 @@ fn check_lockout(session: &EditSession, context: &Context, options: &SaveOptions
     };
     let stage = stage_label(session);
     if options.allow_lockout {
-        eprintln!("! After this save {address} (--my-ip) may no longer call stage {stage}: {}.", after.reason);
+        eprintln!(
+            "! After this save {address} (--my-ip) may no longer call stage {stage}: {}.",
+            after.reason
+        );
         return Ok(());
     }
     Err(CommandError::usage(format!(
@@ -185,7 +218,10 @@ fn check_lockout(session: &EditSession, context: &Context, options: &SaveOptions
 fn report(opened: &OpenedStage, plan: &SavePlan, request: &SaveRequest<'_>) -> SaveJson {
     let session = &opened.session;
     let (access_after, access_warnings) = match session.access_after() {
-        Ok((report, warnings)) => (report.summary(), warnings.iter().map(ToString::to_string).collect()),
+        Ok((report, warnings)) => (
+            report.summary(),
+            warnings.iter().map(ToString::to_string).collect(),
+        ),
         Err(error) => (format!("unknown: {error}"), Vec::new()),
     };
     let root = opened.project_root.as_deref();
@@ -226,7 +262,12 @@ fn report(opened: &OpenedStage, plan: &SavePlan, request: &SaveRequest<'_>) -> S
         steps: plan
             .steps
             .iter()
-            .map(|step| StepJson { description: step.describe(root), status: "planned", detail: None, error: None })
+            .map(|step| StepJson {
+                description: step.describe(root),
+                status: "planned",
+                detail: None,
+                error: None,
+            })
             .collect(),
         outcome: "not_confirmed",
         summary: None,
@@ -236,7 +277,10 @@ fn report(opened: &OpenedStage, plan: &SavePlan, request: &SaveRequest<'_>) -> S
 
 /// Other Chalice stages that read the same policy file as this one.
 fn shared_policy_file(opened: &OpenedStage, context: &Context) -> Vec<String> {
-    match (&context.inventory.project, &opened.session.target.chalice_stage) {
+    match (
+        &context.inventory.project,
+        &opened.session.target.chalice_stage,
+    ) {
         (Some(project), Some(stage)) => project.stages_sharing_policy_file(stage),
         _ => Vec::new(),
     }
@@ -250,7 +294,10 @@ fn print_plan(opened: &OpenedStage, plan: &SavePlan, report: &SaveJson) {
     for warning in &report.access_warnings {
         eprintln!("! {warning}");
     }
-    eprintln!("Policy length: {} / {POLICY_MAX_CHARS} characters.", plan.policy_length);
+    eprintln!(
+        "Policy length: {} / {POLICY_MAX_CHARS} characters.",
+        plan.policy_length
+    );
     for note in &report.notes {
         eprintln!("! {note}");
     }
@@ -260,14 +307,16 @@ fn print_plan(opened: &OpenedStage, plan: &SavePlan, report: &SaveJson) {
     }
 }
 
-/// Succeeds with `--yes`, or when the user answers `y` on a terminal; otherwise fails with a
-/// usage error saying nothing was changed.
+/// Succeeds with `--yes`, or when the user types `y` on a terminal. Otherwise it fails with a
+/// usage error stating that nothing was changed.
 async fn confirm(yes: bool, count: usize) -> Result<(), CommandError> {
     if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CommandError::usage("nothing was changed; pass --yes to apply"));
+        return Err(CommandError::usage(
+            "nothing was changed; pass --yes to apply",
+        ));
     }
 
     eprint!("Run these {count} steps? [y/N] ");
@@ -279,8 +328,12 @@ async fn confirm(yes: bool, count: usize) -> Result<(), CommandError> {
     match answer {
         Ok(Ok(line)) if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
         Ok(Ok(_)) => Err(CommandError::usage("cancelled; nothing was changed")),
-        Ok(Err(error)) => Err(CommandError::failure(format!("reading the answer failed: {error}"))),
-        Err(error) => Err(CommandError::failure(format!("reading the answer failed: {error}"))),
+        Ok(Err(error)) => Err(CommandError::failure(format!(
+            "reading the confirmation failed: {error}"
+        ))),
+        Err(error) => Err(CommandError::failure(format!(
+            "reading the confirmation failed: {error}"
+        ))),
     }
 }
 
@@ -300,19 +353,26 @@ fn finish(
             StepStatus::Pending | StepStatus::Running => ("not_run", None, None),
         };
     }
-    report.deployment_id = statuses.iter().zip(&plan.steps).find_map(|(status, step)| match (status, step) {
-        (StepStatus::Done(Some(detail)), Step::CreateDeployment { .. }) => {
-            detail.strip_prefix("deployment ").map(str::to_string)
-        }
-        _ => None,
-    });
+    report.deployment_id =
+        statuses
+            .iter()
+            .zip(&plan.steps)
+            .find_map(|(status, step)| match (status, step) {
+                (StepStatus::Done(Some(detail)), Step::CreateDeployment { .. }) => {
+                    detail.strip_prefix("deployment ").map(str::to_string)
+                }
+                _ => None,
+            });
     report.summary = Some(summary.clone());
 
     let failed = statuses.iter().find_map(|status| match status {
         StepStatus::Failed(error) => Some(error.clone()),
         _ => None,
     });
-    let ran = statuses.iter().filter(|status| matches!(status, StepStatus::Done(_))).count();
+    let ran = statuses
+        .iter()
+        .filter(|status| matches!(status, StepStatus::Done(_)))
+        .count();
     report.outcome = match (&failed, ran) {
         (None, _) => "saved",
         (Some(_), 0) => "failed",
@@ -325,14 +385,24 @@ fn finish(
         return Ok(SUCCESS);
     };
     if ran == 0 {
-        return Err(CommandError::failure(format!("save failed, nothing was changed: {error}")));
+        return Err(CommandError::failure(format!(
+            "save failed, nothing was changed: {error}"
+        )));
     }
-    Err(CommandError { code: PARTIAL_SAVE, message: partial_message(plan, statuses, &report, &summary) })
+    Err(CommandError {
+        code: PARTIAL_SAVE,
+        message: partial_message(plan, statuses, &report, &summary),
+    })
 }
 
 /// Names the steps that ran, the one that failed and the ones that did not run, and how to
 /// finish the save.
-fn partial_message(plan: &SavePlan, statuses: &[StepStatus], report: &SaveJson, summary: &str) -> String {
+fn partial_message(
+    plan: &SavePlan,
+    statuses: &[StepStatus],
+    report: &SaveJson,
+    summary: &str,
+) -> String {
     let mut lines = vec![format!("save stopped part-way: {summary}.")];
     for step in &report.steps {
         let line = match (step.status, &step.error) {
@@ -344,13 +414,18 @@ fn partial_message(plan: &SavePlan, statuses: &[StepStatus], report: &SaveJson, 
     }
 
     let done = |wanted: fn(&Step) -> bool| {
-        plan.steps.iter().zip(statuses).any(|(step, status)| wanted(step) && matches!(status, StepStatus::Done(_)))
+        plan.steps
+            .iter()
+            .zip(statuses)
+            .any(|(step, status)| wanted(step) && matches!(status, StepStatus::Done(_)))
     };
     let policy_updated = done(|step| matches!(step, Step::UpdatePolicy { .. }));
     let file_written = done(|step| !step.is_remote());
     let name = report.stage.name.as_deref().unwrap_or("STAGE");
     let deployment = plan.steps.iter().find_map(|step| match step {
-        Step::CreateDeployment { rest_api_id, stage, .. } => Some((rest_api_id, stage)),
+        Step::CreateDeployment {
+            rest_api_id, stage, ..
+        } => Some((rest_api_id, stage)),
         _ => None,
     });
     match deployment {

@@ -7,10 +7,10 @@ use crate::cli::{Args, ShowArgs};
 use crate::core::policy::StageAccess;
 use crate::model::{OpenedStage, open_stage};
 
+use super::Context;
 use super::exit::{CommandError, SUCCESS};
 use super::output::{FlagJson, OutputFormat, StageJson, flag_text, policy_text, print_json};
 use super::stage_name::resolve;
-use super::Context;
 
 /// The JSON document of `show`.
 #[derive(Debug, Serialize)]
@@ -18,11 +18,11 @@ struct ShowJson {
     stage: StageJson,
     /// The stage as the editor titles it, such as "app (abc123) / api (Chalice stage prod)".
     title: String,
-    /// Where the allowlist is read from: `"policy_file"`, `"live_policy"` or `"none"`.
+    /// The source of the allowlist: `"policy_file"`, `"live_policy"` or `"none"`.
     policy_source: &'static str,
     /// The Chalice stage's policy file, when one is configured or exists.
     policy_file: Option<String>,
-    /// `"allowlist"`, `"open"` or `"closed"`: what the policy says about this stage.
+    /// `"allowlist"`, `"open"` or `"closed"`: the policy's access rule for this stage.
     access: &'static str,
     entries: Vec<EntryJson>,
     effective_access: EffectiveAccessJson,
@@ -40,16 +40,16 @@ struct ShowJson {
 #[derive(Debug, Serialize)]
 struct EntryJson {
     cidr: String,
-    /// Why the entry is not a valid CIDR; `null` when it is valid.
+    /// The reason the entry is not a valid CIDR, or `null` when it is valid.
     error: Option<String>,
     flags: Vec<FlagJson>,
 }
 
 #[derive(Debug, Serialize)]
 struct EffectiveAccessJson {
-    /// Who may call the stage now, in words, from the live policy when it is known.
+    /// A description of the callers allowed now, from the live policy when it is known.
     summary: String,
-    /// Every way the policy admits more or fewer callers than the allowlist says.
+    /// Every way the policy admits more or fewer callers than the allowlist lists.
     warnings: Vec<String>,
 }
 
@@ -111,12 +111,19 @@ fn build(opened: &OpenedStage, stage: StageJson) -> ShowJson {
             StageAccess::Closed => "closed",
         },
         entries,
-        effective_access: EffectiveAccessJson { summary: session.access_now().summary(), warnings },
+        effective_access: EffectiveAccessJson {
+            summary: session.access_now().summary(),
+            warnings,
+        },
         drift: opened.has_drift(),
         warnings: project_warnings,
         policy: session.base.clone(),
         live_known: session.live_known,
-        live_policy: if session.live_known { session.live.clone() } else { None },
+        live_policy: if session.live_known {
+            session.live.clone()
+        } else {
+            None
+        },
     }
 }
 
@@ -158,7 +165,10 @@ fn text(opened: &OpenedStage, show: &ShowJson) -> String {
         lines.push(line);
     }
 
-    lines.push(format!("Who gets in now: {}", show.effective_access.summary));
+    lines.push(format!(
+        "Who gets in now: {}",
+        show.effective_access.summary
+    ));
     for warning in show.effective_access.warnings.iter().chain(&show.warnings) {
         lines.push(format!("! {warning}"));
     }
@@ -192,7 +202,11 @@ fn status_text(show: &ShowJson) -> String {
 /// `path` relative to the project directory when it is inside it.
 fn display_path(opened: &OpenedStage, path: &str) -> String {
     let path = std::path::Path::new(path);
-    match opened.project_root.as_deref().and_then(|root| path.strip_prefix(root).ok()) {
+    match opened
+        .project_root
+        .as_deref()
+        .and_then(|root| path.strip_prefix(root).ok())
+    {
         Some(relative) => relative.display().to_string(),
         None => path.display().to_string(),
     }

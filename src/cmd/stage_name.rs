@@ -1,14 +1,14 @@
 //! Naming a stage on the command line: a Chalice stage name (`prod`) or `REST_API_ID/STAGE`.
 //!
 //! A bare API Gateway stage name (`v1`) and `API_NAME/STAGE` are accepted too when exactly one
-//! row matches; several matches are an error that lists the candidates.
+//! row matches. Several matches are an error that lists the candidates.
 
 use crate::model::StageRow;
 
 use super::exit::CommandError;
 
-/// The name that always picks `row`: its Chalice stage, else `REST_API_ID/STAGE`. `None` for a
-/// row without a stage, such as a REST API whose stages could not be listed.
+/// Returns the name that always picks `row`: its Chalice stage, else `REST_API_ID/STAGE`.
+/// `None` for a row without a stage, such as a REST API whose stages could not be listed.
 pub fn row_name(row: &StageRow) -> Option<String> {
     if row.stage.is_empty() {
         return None;
@@ -57,21 +57,31 @@ fn matching_rows<'a>(name: &str, rows: &[&'a StageRow]) -> Vec<&'a StageRow> {
             .collect();
     }
 
-    let by_chalice: Vec<&StageRow> =
-        rows.iter().copied().filter(|row| row.chalice_stage.as_deref() == Some(name)).collect();
+    let by_chalice: Vec<&StageRow> = rows
+        .iter()
+        .copied()
+        .filter(|row| row.chalice_stage.as_deref() == Some(name))
+        .collect();
     if !by_chalice.is_empty() {
         return by_chalice;
     }
-    rows.iter().copied().filter(|row| row.stage == name).collect()
+    rows.iter()
+        .copied()
+        .filter(|row| row.stage == name)
+        .collect()
 }
 
-/// One line per row: the name to type, then the REST API and stage it stands for.
+/// Lists one line per row: the name to type, then the REST API and stage it names.
 fn candidates(rows: &[&StageRow]) -> String {
     if rows.is_empty() {
         return "  (no stages found)".to_string();
     }
     let names: Vec<String> = rows.iter().filter_map(|row| row_name(row)).collect();
-    let width = names.iter().map(|name| name.chars().count()).max().unwrap_or(0);
+    let width = names
+        .iter()
+        .map(|name| name.chars().count())
+        .max()
+        .unwrap_or(0);
     let lines: Vec<String> = rows
         .iter()
         .zip(&names)
@@ -95,7 +105,12 @@ mod tests {
     use super::*;
     use crate::model::SyncStatus;
 
-    fn row(id: Option<&str>, api_name: Option<&str>, stage: &str, chalice: Option<&str>) -> StageRow {
+    fn row(
+        id: Option<&str>,
+        api_name: Option<&str>,
+        stage: &str,
+        chalice: Option<&str>,
+    ) -> StageRow {
         StageRow {
             rest_api_id: id.map(str::to_string),
             api_name: api_name.map(str::to_string),
@@ -134,7 +149,9 @@ mod tests {
             ("nope", None),
         ];
         for (name, expected) in cases {
-            let found = resolve(name, &rows).ok().map(|row| (row.stage.as_str(), row.chalice_stage.as_deref()));
+            let found = resolve(name, &rows)
+                .ok()
+                .map(|row| (row.stage.as_str(), row.chalice_stage.as_deref()));
             assert_eq!(found, expected, "resolving {name}");
         }
     }
@@ -144,7 +161,11 @@ mod tests {
         let rows = sample_rows();
         let error = resolve("app/api", &rows).unwrap_err();
         assert_eq!(error.code, super::super::exit::USAGE);
-        assert!(error.message.contains("names 2 stages"), "{}", error.message);
+        assert!(
+            error.message.contains("names 2 stages"),
+            "{}",
+            error.message
+        );
         assert!(error.message.contains("  dev "), "{}", error.message);
         assert!(error.message.contains("  prod "), "{}", error.message);
     }
@@ -153,9 +174,17 @@ mod tests {
     fn unknown_name_lists_every_stage() {
         let rows = sample_rows();
         let error = resolve("nope", &rows).unwrap_err();
-        assert!(error.message.contains("no stage is named 'nope'"), "{}", error.message);
+        assert!(
+            error.message.contains("no stage is named 'nope'"),
+            "{}",
+            error.message
+        );
         for name in ["dev", "prod", "part1/v1", "part1/v2", "staging"] {
-            assert!(error.message.contains(&format!("  {name} ")), "{name} missing: {}", error.message);
+            assert!(
+                error.message.contains(&format!("  {name} ")),
+                "{name} missing: {}",
+                error.message
+            );
         }
         assert!(!error.message.contains("broken"), "{}", error.message);
     }

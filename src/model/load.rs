@@ -10,7 +10,7 @@ use crate::aws::{AwsError, Gateway, StageSummary};
 use crate::core::chalice::Project;
 use crate::history::HistoryStore;
 
-use super::{Connection, Inventory, Load, LiveApi};
+use super::{Connection, Inventory, LiveApi, Load};
 
 /// How many `GetStages` requests run at once, the same as the terminal UI's stage workers.
 pub const STAGE_LISTING_CONCURRENCY: usize = 4;
@@ -30,7 +30,9 @@ pub async fn load_inventory(
     inventory.history = open_history();
 
     let Some(gateway) = gateway else {
-        inventory.connection = Connection::LocalOnly { reason: "not connected to AWS".to_string() };
+        inventory.connection = Connection::LocalOnly {
+            reason: "not connected to AWS".to_string(),
+        };
         return Ok(inventory);
     };
 
@@ -54,7 +56,10 @@ fn open_history() -> Option<HistoryStore> {
     match HistoryStore::open_default() {
         Ok(store) => Some(store),
         Err(error) => {
-            tracing::warn!(%error, "no history store: live saves are refused until IPGATE_DATA_DIR is set");
+            tracing::warn!(
+                %error,
+                "no history store: live saves are refused until IPGATE_DATA_DIR is set"
+            );
             None
         }
     }

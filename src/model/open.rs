@@ -28,7 +28,13 @@ pub struct OpenedStage {
 impl OpenedStage {
     /// Plans the save of the session's current edit. See [`plan_stage_save`].
     pub fn plan(&self, inventory: &Inventory, own_file: bool) -> Result<SavePlan, String> {
-        plan_stage_save(&self.session, inventory, self.online, self.connected, own_file)
+        plan_stage_save(
+            &self.session,
+            inventory,
+            self.online,
+            self.connected,
+            own_file,
+        )
     }
 
     /// Describes the save for history and the audit log. See [`save_record`].
@@ -50,11 +56,14 @@ impl OpenedStage {
 pub fn open_stage(row: &StageRow, inventory: &Inventory) -> Result<OpenedStage, String> {
     if row.stage.is_empty() {
         return Err(
-            "The stages of this REST API are still loading; try again in a moment.".to_string()
+            "The stages of this REST API are still loading; try again in a moment.".to_string(),
         );
     }
 
-    let live_api = row.rest_api_id.as_ref().and_then(|id| inventory.apis.get(id));
+    let live_api = row
+        .rest_api_id
+        .as_ref()
+        .and_then(|id| inventory.apis.get(id));
     let connected = matches!(inventory.connection, Connection::Online);
     let online = connected && live_api.is_some();
     let live = match live_api.map(|api| &api.policy) {
@@ -103,13 +112,16 @@ pub fn open_stage(row: &StageRow, inventory: &Inventory) -> Result<OpenedStage, 
         connected,
         warnings,
         deployment_id: row.deployment_id.clone(),
-        project_root: inventory.project.as_ref().map(|project| project.root.clone()),
+        project_root: inventory
+            .project
+            .as_ref()
+            .map(|project| project.root.clone()),
     })
 }
 
 /// Plans the save of `session`'s proposed document. Live steps are planned only when `online`
-/// (the REST API is live); `connected` tells the plan whether AWS is reachable at all.
-/// `own_file` gives a Chalice stage its own policy file instead of one it shares.
+/// (the REST API is live), and `connected` is whether AWS is reachable at all. `own_file` gives
+/// a Chalice stage its own policy file instead of one it shares.
 pub fn plan_stage_save(
     session: &EditSession,
     inventory: &Inventory,
@@ -117,12 +129,18 @@ pub fn plan_stage_save(
     connected: bool,
     own_file: bool,
 ) -> Result<SavePlan, String> {
-    let proposed = session.proposed_document().map_err(|error| error.to_string())?;
+    let proposed = session
+        .proposed_document()
+        .map_err(|error| error.to_string())?;
     let target = &session.target;
     let input = PlanInput {
         project: inventory.project.as_ref(),
         chalice_stage: target.chalice_stage.as_deref(),
-        rest_api_id: if online { target.rest_api_id.as_deref() } else { None },
+        rest_api_id: if online {
+            target.rest_api_id.as_deref()
+        } else {
+            None
+        },
         stage: &target.stage,
         api: &target.api,
         proposed: proposed.as_ref(),
@@ -136,9 +154,13 @@ pub fn plan_stage_save(
     plan_save(&input)
 }
 
-/// The facts history and the audit log keep about a save of `session`. `reason` says why the
-/// previous version is kept: "before save" or "before rollback".
-pub fn save_record(session: &EditSession, deployment_id: Option<String>, reason: &str) -> SaveRecord {
+/// Builds the facts history and the audit log keep about a save of `session`. `reason` is why
+/// the previous version is kept: "before save" or "before rollback".
+pub fn save_record(
+    session: &EditSession,
+    deployment_id: Option<String>,
+    reason: &str,
+) -> SaveRecord {
     let (added, removed) = session.changes();
     let mut change: Vec<String> = added.iter().map(|entry| format!("+{entry}")).collect();
     change.extend(removed.iter().map(|entry| format!("-{entry}")));
@@ -148,7 +170,11 @@ pub fn save_record(session: &EditSession, deployment_id: Option<String>, reason:
         stage: session.target.stage.clone(),
         chalice_stage: session.target.chalice_stage.clone(),
         deployment_id,
-        change: if change.is_empty() { session.deployment_description() } else { change.join(" ") },
+        change: if change.is_empty() {
+            session.deployment_description()
+        } else {
+            change.join(" ")
+        },
         reason: reason.to_string(),
         local_file: session.local.as_ref().map(|file| file.path.clone()),
         local_text: session.local.as_ref().map(|file| file.text.clone()),

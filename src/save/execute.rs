@@ -10,9 +10,9 @@ use super::run::{StepError, StepStatus, run_step_checked};
 ///
 /// Steps before `from` count as done, because they succeeded in an earlier run of the same
 /// save. The run stops at the first failed step. Before a live policy is replaced, `history`
-/// records it; once the run stops, `history` appends one audit line. `on_step` receives each
-/// step's index and result as it finishes; returning false stops the run after that step (the
-/// caller is gone), and the audit line still records where it stopped.
+/// records it. Once the run stops, `history` appends one audit line. `on_step` receives each
+/// step's index and result as it finishes. It returns false when its receiver is gone, which
+/// stops the run after that step, and the audit line still records where it stopped.
 pub async fn execute_steps<F>(
     steps: &[Step],
     from: usize,
@@ -24,7 +24,13 @@ where
     F: FnMut(usize, Result<Option<String>, StepError>) -> bool,
 {
     let mut statuses: Vec<StepStatus> = (0..steps.len())
-        .map(|index| if index < from { StepStatus::Done(None) } else { StepStatus::Pending })
+        .map(|index| {
+            if index < from {
+                StepStatus::Done(None)
+            } else {
+                StepStatus::Pending
+            }
+        })
         .collect();
 
     for (index, step) in steps.iter().enumerate().skip(from) {

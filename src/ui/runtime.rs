@@ -286,7 +286,10 @@ async fn run_save(
     from: usize,
     history: Option<HistoryRecorder>,
 ) {
-    let on_step = |index, result| sender.send(Message::SaveStepFinished { run_id, index, result }).is_ok();
+    let on_step = |index, result| {
+        let message = Message::SaveStepFinished { run_id, index, result };
+        sender.send(message).is_ok()
+    };
     execute_steps(&steps, from, gateway.as_ref(), history.as_ref(), on_step)
         .instrument(tracing::info_span!("save", run_id))
         .await;

@@ -121,6 +121,11 @@ impl Driver {
             // Stage listings run in order here, so there is no queue to reorder.
             Effect::Quit | Effect::PrioritizeStages(_) => Vec::new(),
             Effect::RunSave { .. } => self.run_save(SaveExecution::new(effect)).await,
+            Effect::Reconnect(options) => {
+                self.gateway = ipgate::aws::Gateway::connect(&options).await;
+                let gateway = self.gateway.clone();
+                self.deliver(Message::Reconnected(gateway))
+            }
             Effect::ListStages(rest_api_ids) => {
                 let mut effects = Vec::new();
                 for rest_api_id in rest_api_ids {
