@@ -739,3 +739,35 @@ fn add_my_address_uses_known_ip() {
     let entries = &editor(&app).session.entries;
     assert_eq!(entries.iter().filter(|entry| *entry == "2001:db8::42/128").count(), 1, "{entries:?}");
 }
+
+#[test]
+fn labels_and_sets_show_in_editor() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    let screen = render(&app, 120, 30);
+
+    assert!(screen.contains("Amsterdam office"), "{screen}");
+    assert!(screen.contains("[set office]"), "{screen}");
+    assert!(screen.contains("VPN gateway"), "{screen}");
+
+    app.update(key(KeyCode::Char('p')));
+    assert!(render(&app, 120, 40).contains("# Amsterdam office"));
+}
+
+#[test]
+fn label_edit_writes_project_file() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "192.0.2.8");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('l')));
+    type_text(&mut app, "CI runner");
+    app.update(key(KeyCode::Enter));
+
+    let text = std::fs::read_to_string(project.path().join(".chalice/ipgate.json")).unwrap();
+    assert!(text.contains("\"192.0.2.8/32\": \"CI runner\""), "{text}");
+    assert!(render(&app, 120, 30).contains("CI runner"));
+}

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::aws::{RestApiSummary, StageSummary};
 use crate::core::chalice::{PolicyFile, Project};
+use crate::core::sets::{self, IpgateFile, MergedConfig};
 use crate::history::HistoryStore;
 use crate::core::live::{decode_live_policy, same_meaning};
 use crate::core::policy::{StageAccess, stage_access};
@@ -133,6 +134,80 @@ pub struct Inventory {
     pub apis: BTreeMap<String, LiveApi>,
     /// Where earlier versions of live policies are kept; `None` when there is no data directory.
     pub history: Option<HistoryStore>,
+    /// Labels and named sets from the project file and the personal file.
+    pub sets: SetsState,
+}
+
+/// The project's and the user's `ipgate.json`, and the two seen as one.
+#[derive(Debug, Clone)]
+pub struct SetsState {
+    pub project: Option<IpgateFile>,
+    pub personal: Option<IpgateFile>,
+    pub merged: MergedConfig,
+    /// Why a file could not be read, each with its file, line and cause.
+    pub errors: Vec<String>,
+}
+
+impl SetsState {
+    /// Reads both files; a file that cannot be read counts as empty and its error is kept.
+    pub fn load(project_root: Option<&std::path::Path>) -> SetsState {
+        let mut errors = Vec::new();
+        let project = project_root.and_then(|root| match sets::load(&sets::project_file_path(root)) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                errors.push(error.to_string());
+                None
+            }
+        });
+        let personal = match sets::user_file_path().and_then(|path| sets::load(&path)) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                errors.push(error.to_string());
+                None
+            }
+        };
+        let empty = sets::IpgateConfig::default();
+        let merged = sets::merge(
+            project.as_ref().map_or(&empty, |file| &file.model),
+            personal.as_ref().map_or(&empty, |file| &file.model),
+        );
+        SetsState { project, personal, merged, errors }
+    }
+
+    /// Labels the network `cidr` covers in the project file, or in the personal file when there
+    /// is no project; returns the file written. An empty label removes the label.
+    pub fn save_label(&mut self, cidr: &str, label: &str) -> Result<std::path::PathBuf, String> {
+        let file = match (&self.project, &self.personal) {
+            (Some(file), _) | (None, Some(file)) => file.clone(),
+            (None, None) => return Err("no project file and no user config directory for labels".to_string()),
+        };
+        let mut config = file.model.clone();
+        config.set_label(cidr, label).map_err(|error| error.to_string())?;
+        let saved = sets::save(&file, &config).map_err(|error| error.to_string())?;
+
+        let path = saved.file.path.clone();
+        if self.project.as_ref().is_some_and(|project| project.path == path) {
+            self.project = Some(saved.file);
+        } else {
+            self.personal = Some(saved.file);
+        }
+        self.remerge();
+        Ok(path)
+    }
+
+    /// Recomputes [`Self::merged`] after one of the files changed.
+    pub fn remerge(&mut self) {
+        let empty = sets::IpgateConfig::default();
+        self.merged = sets::merge(
+            self.project.as_ref().map_or(&empty, |file| &file.model),
+            self.personal.as_ref().map_or(&empty, |file| &file.model),
+        );
+    }
+
+    /// The label of the network `cidr` covers, from either file.
+    pub fn label_for(&self, cidr: &str) -> Option<&str> {
+        self.merged.config.label_for(cidr)
+    }
 }
 
 impl Inventory {
@@ -144,13 +219,15 @@ impl Inventory {
             region,
             apis: BTreeMap::new(),
             history: None,
+            sets: SetsState::load(None),
         };
         inventory.reload_local_policies();
         inventory
     }
 
-    /// Reads every Chalice stage's policy file again.
+    /// Reads every Chalice stage's policy file, and the label and set files, again.
     pub fn reload_local_policies(&mut self) {
+        self.sets = SetsState::load(self.project.as_ref().map(|project| project.root.as_path()));
         self.local_policies.clear();
         let Some(project) = &self.project else {
             return;

@@ -121,6 +121,7 @@ impl App {
             tracing::warn!(%error, "no history store: live saves are refused until IPGATE_DATA_DIR is set");
         }
         inventory.history = history.ok();
+        let sets_error = inventory.sets.errors.first().cloned();
         let mut app = App {
             inventory,
             connection_info,
@@ -140,6 +141,9 @@ impl App {
             next_run_id: 1,
         };
         app.refresh_rows();
+        if let Some(error) = sets_error {
+            app.set_status(format!("Labels and sets not loaded: {error}"), true);
+        }
         app
     }
 
@@ -448,6 +452,14 @@ impl App {
             }
             EditorOutcome::Help => {
                 self.help_open = true;
+                Vec::new()
+            }
+            EditorOutcome::SaveLabel { cidr, label } => {
+                match self.inventory.sets.save_label(&cidr, &label) {
+                    Ok(path) if label.is_empty() => self.set_status(format!("Label of {cidr} removed in {}.", path.display()), false),
+                    Ok(path) => self.set_status(format!("{cidr} labeled \"{label}\" in {}.", path.display()), false),
+                    Err(error) => self.set_status(format!("Saving the label failed: {error}"), true),
+                }
                 Vec::new()
             }
             EditorOutcome::Close => {

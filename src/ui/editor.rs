@@ -37,6 +37,8 @@ pub enum EditorOutcome {
     Help,
     Close,
     RunSave { steps: Vec<Step>, from: usize },
+    /// Store `label` for the network `cidr` covers in the label file.
+    SaveLabel { cidr: String, label: String },
 }
 
 impl EditorOutcome {
@@ -53,6 +55,8 @@ impl EditorOutcome {
 pub enum InputMode {
     Add,
     Edit(usize),
+    /// The label of the entry at this index.
+    Label(usize),
 }
 
 /// The line the user types an entry into.
@@ -296,6 +300,12 @@ impl EditorState {
             }
             KeyCode::Char('t') => self.toggle_shared(),
             KeyCode::Char('m') => self.add_my_address(context.my_ip),
+            KeyCode::Char('l') if count > 0 => {
+                let cidr = &self.session.entries[self.selected];
+                let text = context.inventory.sets.label_for(cidr).unwrap_or_default().to_string();
+                self.input = Some(InputState { mode: InputMode::Label(self.selected), text });
+                EditorOutcome::None
+            }
             KeyCode::Char('T') => {
                 self.overlay = Overlay::TestAddress { input: String::new(), results: None };
                 EditorOutcome::None
@@ -387,6 +397,14 @@ impl EditorState {
             return EditorOutcome::None;
         };
         let result = match input.mode {
+            InputMode::Label(index) => {
+                let Some(cidr) = self.session.entries.get(index).cloned() else {
+                    self.input = None;
+                    return EditorOutcome::None;
+                };
+                self.input = None;
+                return EditorOutcome::SaveLabel { cidr, label: input.text.trim().to_string() };
+            }
             InputMode::Add => self.session.add(&input.text).map(|outcome| match outcome {
                 AddOutcome::Added(entry) => {
                     self.selected = self.session.entries.len() - 1;
@@ -466,6 +484,16 @@ impl EditorState {
                 }
             },
             _ => EditorOutcome::info("Cancelled."),
+        }
+    }
+
+    /// The key of this stage in `ipgate.json`: the Chalice stage, else `REST_API_ID/STAGE`.
+    pub fn sets_stage_key(&self) -> Option<String> {
+        let target = &self.session.target;
+        match (&target.chalice_stage, &target.rest_api_id) {
+            (Some(chalice_stage), _) => Some(chalice_stage.clone()),
+            (None, Some(rest_api_id)) => Some(crate::core::sets::live_stage_key(rest_api_id, &target.stage)),
+            (None, None) => None,
         }
     }
 

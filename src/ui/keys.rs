@@ -31,6 +31,7 @@ const EDITOR: &[KeyHelp] = &[
     ("Esc", "back"),
     ("n", "normalise host bits"),
     ("m", "add my public address"),
+    ("l", "label the entry"),
     ("t", "edit only this stage / every stage its statement covers"),
     ("T", "test an address against every stage"),
     ("H", "history of live policies; Enter rolls back"),

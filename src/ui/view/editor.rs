@@ -8,27 +8,31 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
 use crate::core::access::{Decision, Outcome};
 use crate::core::cidr::{EntryFlag, parse_entry};
+use crate::core::sets::EntrySource;
+use crate::model::{Inventory, SetsState};
 use crate::core::policy::StageAccess;
 use crate::model::edit::{EmptyChoice, EditSession};
 use crate::ui::editor::{EditorState, InputMode, Overlay, Prompt};
 
 use super::{popup, save};
 
-pub fn draw(frame: &mut Frame, area: Rect, editor: &EditorState) {
+pub fn draw(frame: &mut Frame, area: Rect, editor: &EditorState, inventory: &Inventory) {
     match &editor.overlay {
-        Overlay::Preview { tab, scroll } => save::draw_preview(frame, area, editor, *tab, *scroll),
+        Overlay::Preview { tab, scroll } => save::draw_preview(frame, area, editor, *tab, *scroll, &inventory.sets),
         Overlay::Confirm(confirm) => save::draw_confirm(frame, area, editor, confirm),
-        Overlay::Progress(run) => save::draw_progress(frame, area, editor, run),
+        Overlay::Progress(run) => save::draw_progress(frame, area, editor, run, &inventory.sets),
         Overlay::TestAddress { input, results } => draw_test_address(frame, area, input, results.as_ref()),
-        Overlay::History { versions, selected } => save::draw_history(frame, area, editor, versions, *selected),
-        Overlay::None => draw_list_view(frame, area, editor),
+        Overlay::History { versions, selected } => {
+            save::draw_history(frame, area, editor, versions, *selected, &inventory.sets)
+        }
+        Overlay::None => draw_list_view(frame, area, editor, &inventory.sets),
     }
     if let Some(prompt) = &editor.prompt {
         draw_prompt(frame, area, editor, prompt);
     }
 }
 
-fn draw_list_view(frame: &mut Frame, area: Rect, editor: &EditorState) {
+fn draw_list_view(frame: &mut Frame, area: Rect, editor: &EditorState, sets: &SetsState) {
     let info_lines = info_lines(editor);
     let width = usize::from(area.width.max(1));
     let info_height: usize = info_lines.iter().map(|line| line.width().max(1).div_ceil(width)).sum();
@@ -41,7 +45,7 @@ fn draw_list_view(frame: &mut Frame, area: Rect, editor: &EditorState) {
     .areas(area);
 
     frame.render_widget(Paragraph::new(info_lines).wrap(Wrap { trim: false }), info);
-    draw_entries(frame, list, editor);
+    draw_entries(frame, list, editor, sets);
     if editor.input.is_some() {
         draw_input(frame, input, editor);
     }
@@ -126,7 +130,33 @@ fn access_words(session: &EditSession) -> String {
     }
 }
 
-fn draw_entries(frame: &mut Frame, area: Rect, editor: &EditorState) {
+/// For each entry, the named sets that also list its network.
+fn set_tags(editor: &EditorState, sets: &SetsState) -> Vec<Vec<String>> {
+    let session = &editor.session;
+    let resolved = editor
+        .sets_stage_key()
+        .and_then(|key| sets.merged.config.resolve_stage_allowlist(&session.entries, &key).ok())
+        .unwrap_or_default();
+    session
+        .entries
+        .iter()
+        .map(|entry| {
+            let Some(found) = resolved.iter().find(|resolved| &resolved.cidr == entry) else {
+                return Vec::new();
+            };
+            found
+                .sources
+                .iter()
+                .filter_map(|source| match source {
+                    EntrySource::Set(name) => Some(name.clone()),
+                    EntrySource::Own => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn draw_entries(frame: &mut Frame, area: Rect, editor: &EditorState, sets: &SetsState) {
     let session = &editor.session;
     let block = Block::bordered().title(format!(" Allowlist of stage {} ({}) ", session.target.stage, session.entries.len()));
 
@@ -142,12 +172,29 @@ fn draw_entries(frame: &mut Frame, area: Rect, editor: &EditorState) {
 
     let flags = session.flags();
     let parsed = session.parsed();
+    let tags = set_tags(editor, sets);
+    let width = session.entries.iter().map(|entry| entry.chars().count()).max().unwrap_or(0).max(18);
+    let label_width = session
+        .entries
+        .iter()
+        .filter_map(|entry| sets.label_for(entry))
+        .map(|label| label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
     let items: Vec<ListItem> = session
         .entries
         .iter()
         .enumerate()
         .map(|(index, entry)| {
-            let mut spans = vec![Span::raw(format!("{:>3}  {entry:<44}", index + 1))];
+            let label: String = sets.label_for(entry).unwrap_or("").chars().take(label_width).collect();
+            let mut spans = vec![
+                Span::raw(format!("{:>3}  {entry:<width$}", index + 1)),
+                Span::styled(format!("  {label:<label_width$}"), Style::new().fg(Color::Cyan)),
+            ];
+            if !tags[index].is_empty() {
+                spans.push(Span::styled(format!(" [set {}]", tags[index].join(", ")), Style::new().fg(Color::Magenta)));
+            }
             match &parsed[index] {
                 Err(error) => spans.push(Span::styled(format!(" invalid: {error}"), Style::new().fg(Color::Red))),
                 Ok(_) => {
@@ -197,8 +244,14 @@ fn draw_input(frame: &mut Frame, area: Rect, editor: &EditorState) {
     let title = match input.mode {
         InputMode::Add => " Add CIDR (Enter accepts, Esc cancels) ".to_string(),
         InputMode::Edit(index) => format!(" Edit entry #{} (Enter accepts, Esc cancels) ", index + 1),
+        InputMode::Label(index) => format!(" Label of entry #{} (Enter saves, Esc cancels) ", index + 1),
     };
-    let validation = if input.text.trim().is_empty() {
+    let validation = if let InputMode::Label(_) = input.mode {
+        Line::styled(
+            "Labels live in .chalice/ipgate.json (or your user file without a project); empty removes it.",
+            Style::new().fg(Color::Gray),
+        )
+    } else if input.text.trim().is_empty() {
         Line::styled("Type an IPv4 or IPv6 address or CIDR, for example 203.0.113.7 or 2001:db8::/48.", Style::new().fg(Color::Gray))
     } else {
         match parse_entry(&input.text) {

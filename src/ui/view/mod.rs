@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_header(frame, header, app);
     match &app.screen {
         Screen::Home => home::draw(frame, body, app),
-        Screen::Editor(editor) => editor::draw(frame, body, editor),
+        Screen::Editor(editor) => editor::draw(frame, body, editor, &app.inventory),
     }
     draw_status(frame, status, app);
     draw_footer(frame, footer, app);

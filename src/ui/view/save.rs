@@ -11,12 +11,20 @@ use crate::core::diff::{DiffLine, diff_lines};
 use crate::core::live::same_meaning;
 use crate::core::policy::{POLICY_MAX_CHARS, policy_length, to_pretty};
 use crate::history::PolicyVersion;
+use crate::model::SetsState;
 use crate::save::{Conflict, StepStatus};
 use crate::ui::editor::{ConfirmState, EditorState, PreviewTab, SaveRun};
 
 use super::json::{diff_line, highlight_line};
 
-pub fn draw_preview(frame: &mut Frame, area: Rect, editor: &EditorState, tab: PreviewTab, scroll: u16) {
+pub fn draw_preview(
+    frame: &mut Frame,
+    area: Rect,
+    editor: &EditorState,
+    tab: PreviewTab,
+    scroll: u16,
+    sets: &SetsState,
+) {
     let session = &editor.session;
     let proposed = session.proposed_document();
     let mut summary = Vec::new();
@@ -59,8 +67,24 @@ pub fn draw_preview(frame: &mut Frame, area: Rect, editor: &EditorState, tab: Pr
         PreviewTab::DiffLive => live_diff_lines(editor, proposed.as_ref()),
         PreviewTab::DiffLocal => local_diff_lines(editor, proposed.as_ref()),
     };
+    let lines = lines.into_iter().map(|line| with_label(line, sets)).collect::<Vec<_>>();
     let block = Block::bordered().title(format!(" Policy save would write for stage {} ", session.target.stage));
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), body_area);
+}
+
+/// Appends `# label` to a line that lists a labelled CIDR, since policy JSON has no room for it.
+fn with_label(mut line: Line<'static>, sets: &SetsState) -> Line<'static> {
+    let text: String = line.spans.iter().map(|span| span.content.as_ref()).collect();
+    let label = text
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|value| value.contains('/'))
+        .find_map(|value| sets.label_for(value));
+    if let Some(label) = label {
+        line.spans.push(Span::styled(format!("  # {label}"), Style::new().fg(Color::Cyan)));
+    }
+    line
 }
 
 fn length_line(proposed: Option<&Value>) -> Line<'static> {
@@ -190,7 +214,7 @@ fn conflict_lines(editor: &EditorState, conflict: &Conflict) -> Vec<Line<'static
     lines
 }
 
-pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &SaveRun) {
+pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &SaveRun, sets: &SetsState) {
     let mut lines = Vec::new();
     for (step, status) in run.plan.steps.iter().zip(&run.statuses) {
         let (mark, style) = match status {
@@ -213,7 +237,7 @@ pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &
     if run.is_running() {
         lines.push(Line::from("Saving..."));
     } else if let Some(conflict) = &run.conflict {
-        lines.extend(conflict_lines(editor, conflict));
+        lines.extend(conflict_lines(editor, conflict).into_iter().map(|line| with_label(line, sets)));
     } else if run.failed_step().is_some() {
         lines.push(Line::styled(format!("Stopped: {}.", run.summary()), Style::new().fg(Color::Red)));
         lines.push(Line::from("Press r to retry from the failed step, Esc to go back to the editor."));
@@ -226,7 +250,14 @@ pub fn draw_progress(frame: &mut Frame, area: Rect, editor: &EditorState, run: &
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
-pub fn draw_history(frame: &mut Frame, area: Rect, editor: &EditorState, versions: &[PolicyVersion], selected: usize) {
+pub fn draw_history(
+    frame: &mut Frame,
+    area: Rect,
+    editor: &EditorState,
+    versions: &[PolicyVersion],
+    selected: usize,
+    sets: &SetsState,
+) {
     let [list_area, diff_area] = Layout::vertical([Constraint::Length((versions.len() as u16 + 2).min(area.height / 2)), Constraint::Min(3)]).areas(area);
 
     let items: Vec<ListItem> = versions
@@ -258,7 +289,8 @@ pub fn draw_history(frame: &mut Frame, area: Rect, editor: &EditorState, version
         .map(|document| to_pretty(&document))
         .unwrap_or_default();
     let current_text = editor.session.current_document().map(to_pretty).unwrap_or_default();
-    let lines: Vec<Line> = diff_lines(&current_text, &old_text).iter().map(diff_line).collect();
+    let lines: Vec<Line> =
+        diff_lines(&current_text, &old_text).iter().map(|line| with_label(diff_line(line), sets)).collect();
     let block = Block::bordered().title(" - current policy, + this version ");
     frame.render_widget(Paragraph::new(lines).block(block), diff_area);
 }
