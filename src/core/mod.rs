@@ -1,7 +1,7 @@
 //! The pure core: CIDR entries, resource policy documents and Chalice project files.
 //!
-//! Nothing here touches the network. The only I/O is in [`chalice`], which reads the
-//! project's files and writes them atomically.
+//! Nothing here touches the network. The only I/O is in [`chalice`] and [`sets`], which read
+//! the project's and the user's files and write them atomically.
 
 pub mod access;
 pub mod aggregate;

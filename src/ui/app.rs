@@ -12,6 +12,7 @@ use crate::myip::MyIpSource;
 use crate::save::{HistoryRecorder, Step, StepError};
 
 use super::editor::{EditorContext, EditorOutcome, EditorState};
+use super::sets::{SetsOutcome, SetsScreen};
 use super::message::{Effect, Message};
 
 /// A line under the main view: progress, a result or an error.
@@ -81,6 +82,7 @@ pub struct SwitchForm {
 pub enum Screen {
     Home,
     Editor(Box<EditorState>),
+    Sets(Box<SetsScreen>),
 }
 
 /// The whole UI state.
@@ -172,7 +174,7 @@ impl App {
     pub fn editor(&self) -> Option<&EditorState> {
         match &self.screen {
             Screen::Editor(editor) => Some(editor),
-            Screen::Home => None,
+            Screen::Home | Screen::Sets(_) => None,
         }
     }
 
@@ -249,6 +251,10 @@ impl App {
 
         match &mut self.screen {
             Screen::Home => self.on_home_key(key),
+            Screen::Sets(screen) => {
+                let outcome = screen.on_key(key, &mut self.inventory);
+                self.on_sets_outcome(outcome)
+            }
             Screen::Editor(editor) => {
                 let context = EditorContext { inventory: &self.inventory, read_only: self.read_only, my_ip: self.my_ip.address() };
                 let outcome = editor.on_key(key, &context);
@@ -301,6 +307,10 @@ impl App {
                 Vec::new()
             }
             KeyCode::Char('r') => self.reload(),
+            KeyCode::Char('S') => {
+                self.screen = Screen::Sets(Box::default());
+                Vec::new()
+            }
             KeyCode::Char('P') => {
                 self.home.switch = Some(SwitchForm {
                     profile: self.connection_info.profile.clone().unwrap_or_default(),
@@ -440,6 +450,32 @@ impl App {
             }
             Err(error) => self.set_status(error, true),
         }
+        Vec::new()
+    }
+
+    fn on_sets_outcome(&mut self, outcome: SetsOutcome) -> Vec<Effect> {
+        match outcome {
+            SetsOutcome::None => Vec::new(),
+            SetsOutcome::Status { text, is_error } => {
+                self.set_status(text, is_error);
+                Vec::new()
+            }
+            SetsOutcome::Close => {
+                self.screen = Screen::Home;
+                self.refresh_rows();
+                Vec::new()
+            }
+            SetsOutcome::Apply { set, added, removed } => self.plan_set_batch(set, added, removed),
+        }
+    }
+
+    /// Plans applying a set change to every stage that includes the set.
+    fn plan_set_batch(&mut self, set: String, added: Vec<String>, removed: Vec<String>) -> Vec<Effect> {
+        let stages = self.inventory.sets.merged.config.stages_including(&set);
+        self.set_status(
+            format!("Set {set} saved (+{} -{}); it is used by {}.", added.len(), removed.len(), stages.join(", ")),
+            false,
+        );
         Vec::new()
     }
 

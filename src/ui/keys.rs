@@ -11,6 +11,7 @@ const HOME: &[KeyHelp] = &[
     ("/", "filter"),
     ("r", "reload"),
     ("q", "quit"),
+    ("S", "named sets"),
     ("P", "switch profile and region"),
     ("j/k ↑/↓", "move"),
     ("g/G", "first/last"),
@@ -70,12 +71,25 @@ const LOCKOUT: &[KeyHelp] = &[("type", "the stage name"), ("Enter", "save anyway
 
 const GLOBAL: &[KeyHelp] = &[("Ctrl-C", "quit (asks first when edits are unsaved)"), ("?", "help for this view")];
 
+const SETS_LIST: &[KeyHelp] = &[("Enter", "edit set"), ("n", "new set"), ("Esc", "back"), ("j/k ↑/↓", "move")];
+
+const SET_EDITOR: &[KeyHelp] = &[
+    ("a", "add network"),
+    ("d", "delete"),
+    ("l", "label"),
+    ("s", "save and apply to its stages"),
+    ("Esc", "back (drops edits)"),
+];
+
 /// The keys of the view that has the focus, most used first: the footer shows those that fit.
 pub fn current_keys(app: &App) -> &'static [KeyHelp] {
     match &app.screen {
         Screen::Home if app.home.filtering => FILTER,
         Screen::Home if app.home.switch.is_some() => SWITCH,
         Screen::Home => HOME,
+        Screen::Sets(screen) if screen.input.is_some() => INPUT,
+        Screen::Sets(screen) if screen.editor.is_some() => SET_EDITOR,
+        Screen::Sets(_) => SETS_LIST,
         Screen::Editor(editor) => match (&editor.prompt, &editor.input, &editor.overlay) {
             (Some(Prompt::EmptyChoice), _, _) => EMPTY_CHOICE,
             (Some(Prompt::ConfirmLockout { .. }), _, _) => LOCKOUT,

@@ -10,5 +10,6 @@ pub mod editor;
 pub mod keys;
 pub mod message;
 pub mod runtime;
+pub mod sets;
 pub mod terminal;
 pub mod view;

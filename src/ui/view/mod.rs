@@ -5,6 +5,7 @@ mod home;
 mod json;
 mod popup;
 mod save;
+mod sets;
 
 pub use home::format_time;
 
@@ -44,6 +45,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match &app.screen {
         Screen::Home => home::draw(frame, body, app),
         Screen::Editor(editor) => editor::draw(frame, body, editor, &app.inventory),
+        Screen::Sets(screen) => sets::draw(frame, body, screen, &app.inventory),
     }
     draw_status(frame, status, app);
     draw_footer(frame, footer, app);
