@@ -771,3 +771,43 @@ fn label_edit_writes_project_file() {
     assert!(text.contains("\"192.0.2.8/32\": \"CI runner\""), "{text}");
     assert!(render(&app, 120, 30).contains("CI runner"));
 }
+
+#[test]
+fn aggregation_merges_only_when_accepted() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    for entry in ["198.51.100.0/25", "198.51.100.128/25"] {
+        app.update(key(KeyCode::Char('a')));
+        type_text(&mut app, entry);
+        app.update(key(KeyCode::Enter));
+    }
+    app.update(key(KeyCode::Char('A')));
+    assert!(matches!(editor(&app).prompt, Some(Prompt::Aggregate { .. })));
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("4 entries become 2"), "{screen}");
+    assert!(screen.contains("198.51.100.0/25 + 198.51.100.128/25 ->"), "{screen}");
+
+    app.update(key(KeyCode::Char('y')));
+    let entries = &editor(&app).session.entries;
+    assert!(entries.contains(&"198.51.100.0/24".to_string()), "{entries:?}");
+    assert!(!entries.contains(&"198.51.100.0/25".to_string()), "{entries:?}");
+}
+
+#[test]
+fn oversized_policy_offers_merge_first() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    open_editor(&mut app, "prod");
+    let entries: Vec<String> = (0..600).map(|index| format!("10.0.{}.{}/32", index / 256, index % 256)).collect();
+    if let Screen::Editor(editor) = &mut app.screen {
+        editor.session.replace_all(entries);
+    }
+    app.update(key(KeyCode::Char('s')));
+
+    assert!(matches!(editor(&app).prompt, Some(Prompt::Aggregate { .. })), "{:?}", app.status);
+    assert!(app.status.as_ref().unwrap().text.contains("accepts at most 8192"), "{:?}", app.status);
+    app.update(key(KeyCode::Char('y')));
+    app.update(key(KeyCode::Char('s')));
+    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+}

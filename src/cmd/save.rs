@@ -184,6 +184,11 @@ fn resolve_blockers(session: &mut EditSession, options: &SaveOptions) -> Result<
             Some(SaveBlocker::Policy(error)) => {
                 return Err(CommandError::failure(format!("cannot save: {error}")));
             }
+            Some(SaveBlocker::TooLong { length, max }) => {
+                return Err(CommandError::usage(format!(
+                    "cannot save: the policy of stage {stage} would be {length} characters; API Gateway accepts at most {max}. Remove entries or merge networks."
+                )));
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::core::access::{
 use crate::core::chalice::PolicyFile;
 use crate::core::cidr::{CidrEntry, CidrError, EntryFlag, flag_entries, parse_entry};
 use crate::core::policy::{
-    AllowlistEdit, PolicyError, StageAccess, apply_edit, apply_edit_split, stage_access,
+    AllowlistEdit, PolicyError, StageAccess, apply_edit, apply_edit_split, check_length, stage_access,
     statement_covers_other_stages,
 };
 use crate::core::resource::ApiContext;
@@ -60,6 +60,8 @@ pub enum SaveBlocker {
     /// A `/0` entry: the stage would have no IPv4 (or IPv6) restriction.
     UnrestrictedNotConfirmed { ipv6: bool },
     Policy(String),
+    /// Over API Gateway's size quota for a resource policy, in characters.
+    TooLong { length: usize, max: usize },
 }
 
 /// The outcome of adding an entry.
@@ -199,6 +201,12 @@ impl EditSession {
         Some(network)
     }
 
+    /// Replaces every entry at once, as merging networks does; undo restores the old list.
+    pub fn replace_all(&mut self, entries: Vec<String>) {
+        self.push_undo();
+        self.entries = entries;
+    }
+
     /// Restores the entries before the last change; false when there is nothing to undo.
     pub fn undo(&mut self) -> bool {
         match self.undo_stack.pop() {
@@ -270,10 +278,14 @@ impl EditSession {
                 return Some(SaveBlocker::UnrestrictedNotConfirmed { ipv6 });
             }
         }
-        if let Err(error) = self.proposed_document() {
-            return Some(SaveBlocker::Policy(error.to_string()));
+        match self.proposed_document() {
+            Err(error) => Some(SaveBlocker::Policy(error.to_string())),
+            Ok(Some(document)) => match check_length(&document) {
+                Err(PolicyError::TooLong { length, max }) => Some(SaveBlocker::TooLong { length, max }),
+                _ => None,
+            },
+            Ok(None) => None,
         }
-        None
     }
 
     fn original_access_is_restricted(&self) -> bool {

@@ -11,7 +11,7 @@ use crate::model::{Inventory, StageRow, has_drift, open_stage, plan_stage_save, 
 use crate::core::access::Decision;
 use crate::core::chalice::PolicyFile;
 use crate::history::PolicyVersion;
-use crate::core::policy::parse_document;
+use crate::core::policy::{parse_document, policy_length};
 use crate::save::{Conflict, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary};
 
 /// Which side wins when the policy file and the live policy differ.
@@ -73,6 +73,8 @@ pub enum Prompt {
     EmptyChoice,
     ConfirmUnrestricted { ipv6: bool },
     DiscardChanges,
+    /// Merge overlapping and adjacent networks: `y` replaces the list with `after`.
+    Aggregate { after: Vec<String>, merged: Vec<(Vec<String>, String)>, length_before: Option<usize>, length_after: Option<usize> },
     /// The save would take away the user's own access: type the stage name to go on.
     ConfirmLockout { address: IpAddr, reason: String, typed: String },
 }
@@ -300,6 +302,7 @@ impl EditorState {
             }
             KeyCode::Char('t') => self.toggle_shared(),
             KeyCode::Char('m') => self.add_my_address(context.my_ip),
+            KeyCode::Char('A') => self.offer_aggregation(),
             KeyCode::Char('l') if count > 0 => {
                 let cidr = &self.session.entries[self.selected];
                 let text = context.inventory.sets.label_for(cidr).unwrap_or_default().to_string();
@@ -316,6 +319,33 @@ impl EditorState {
             KeyCode::Char('s') | KeyCode::Char('w') => self.begin_save(context),
             _ => EditorOutcome::None,
         }
+    }
+
+    /// Computes the merged list and asks before replacing the entries with it.
+    fn offer_aggregation(&mut self) -> EditorOutcome {
+        let aggregation = match crate::core::aggregate::aggregate(&self.session.entries) {
+            Ok(aggregation) => aggregation,
+            Err(error) => return EditorOutcome::error(format!("Fix the invalid entry first: {error}")),
+        };
+        if aggregation.merged.is_empty() && aggregation.removed_count == 0 {
+            return EditorOutcome::info("No networks overlap or touch: nothing to merge.");
+        }
+
+        let length_of = |session: &crate::model::edit::EditSession| {
+            session.proposed_document().ok().flatten().map(|document| policy_length(&document))
+        };
+        let length_before = length_of(&self.session);
+        let mut merged_session = self.session.clone();
+        merged_session.replace_all(aggregation.after.clone());
+        let length_after = length_of(&merged_session);
+
+        self.prompt = Some(Prompt::Aggregate {
+            after: aggregation.after,
+            merged: aggregation.merged,
+            length_before,
+            length_after,
+        });
+        EditorOutcome::None
     }
 
     /// Adds the user's public address; when it is unknown, opens the input so it can be typed.
@@ -458,6 +488,12 @@ impl EditorState {
                 self.begin_save(context)
             }
             (Prompt::DiscardChanges, KeyCode::Char('y')) => EditorOutcome::Close,
+            (Prompt::Aggregate { after, .. }, KeyCode::Char('y')) => {
+                let count = after.len();
+                self.session.replace_all(after);
+                self.clamp_selection();
+                EditorOutcome::info(format!("Merged into {count} entries; u undoes it."))
+            }
             (Prompt::ConfirmLockout { address, reason, mut typed }, code) => match code {
                 KeyCode::Enter if self.lockout_names().contains(&typed.trim()) => {
                     self.lockout_confirmed = true;
@@ -651,6 +687,14 @@ impl EditorState {
             Some(SaveBlocker::UnrestrictedNotConfirmed { ipv6 }) => {
                 self.prompt = Some(Prompt::ConfirmUnrestricted { ipv6 });
                 return EditorOutcome::None;
+            }
+            Some(SaveBlocker::TooLong { length, max }) => {
+                let error = format!("Cannot save: the policy is {length} characters; API Gateway accepts at most {max}.");
+                // Over the size quota, merging networks is the first thing to try.
+                if self.offer_aggregation() == EditorOutcome::None {
+                    return EditorOutcome::error(format!("{error} Merging networks may help:"));
+                }
+                return EditorOutcome::error(format!("{error} Remove entries to save."));
             }
             Some(SaveBlocker::Policy(error)) => return EditorOutcome::error(format!("Cannot save: {error}")),
             None => {}

@@ -33,6 +33,7 @@ const EDITOR: &[KeyHelp] = &[
     ("n", "normalise host bits"),
     ("m", "add my public address"),
     ("l", "label the entry"),
+    ("A", "merge overlapping and adjacent networks"),
     ("t", "edit only this stage / every stage its statement covers"),
     ("T", "test an address against every stage"),
     ("H", "history of live policies; Enter rolls back"),

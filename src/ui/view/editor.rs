@@ -306,6 +306,28 @@ fn draw_prompt(frame: &mut Frame, area: Rect, editor: &EditorState, prompt: &Pro
                 format!("> {typed}_"),
             ],
         ),
+        Prompt::Aggregate { after, merged, length_before, length_after } => {
+            let length = |length: &Option<usize>| length.map_or("?".to_string(), |length| length.to_string());
+            let mut lines = vec![
+                format!(
+                    "{} entries become {}; the policy goes from {} to {} characters. The merged list admits exactly the same addresses.",
+                    editor.session.entries.len(),
+                    after.len(),
+                    length(length_before),
+                    length(length_after)
+                ),
+                String::new(),
+            ];
+            for (inputs, output) in merged.iter().take(8) {
+                lines.push(format!("{} -> {output}", inputs.join(" + ")));
+            }
+            if merged.len() > 8 {
+                lines.push(format!("... and {} more", merged.len() - 8));
+            }
+            lines.push(String::new());
+            lines.push("y merge    any other key keep the list as it is".to_string());
+            ("Merge networks?", lines)
+        }
         Prompt::DiscardChanges => (
             "Discard edits?",
             vec![
