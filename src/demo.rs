@@ -18,7 +18,10 @@ pub enum DemoError {
     #[error(transparent)]
     Emulator(#[from] EmulatorError),
     #[error("{action} failed: {source}")]
-    Io { action: String, source: std::io::Error },
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
     #[error("the sample project is broken: {0}")]
     Sample(String),
 }
@@ -31,7 +34,9 @@ const PARTNERS_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":
 
 /// The sample project in the repository.
 pub fn sample_project_source() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join("sample-project")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join("sample-project")
 }
 
 /// What [`deploy_sample`] created.
@@ -45,19 +50,27 @@ pub struct SampleDeployment {
 
 impl SampleDeployment {
     pub fn api_for(&self, chalice_stage: &str) -> Option<&str> {
-        self.chalice_apis.iter().find(|(stage, _)| stage == chalice_stage).map(|(_, id)| id.as_str())
+        self.chalice_apis
+            .iter()
+            .find(|(stage, _)| stage == chalice_stage)
+            .map(|(_, id)| id.as_str())
     }
 }
 
 /// Copies the sample project to `destination` and deploys it to the emulator behind `client`.
-pub async fn deploy_sample(client: &Client, destination: &Path) -> Result<SampleDeployment, DemoError> {
+pub async fn deploy_sample(
+    client: &Client,
+    destination: &Path,
+) -> Result<SampleDeployment, DemoError> {
     copy_dir(&sample_project_source(), destination).map_err(|source| DemoError::Io {
         action: format!("copying the sample project to {}", destination.display()),
         source,
     })?;
     let project = load_project(destination)
         .map_err(|error| DemoError::Sample(error.to_string()))?
-        .ok_or_else(|| DemoError::Sample("the sample project has no .chalice/config.json".to_string()))?;
+        .ok_or_else(|| {
+            DemoError::Sample("the sample project has no .chalice/config.json".to_string())
+        })?;
 
     let mut chalice_apis = Vec::new();
     for stage in &project.stages {
@@ -65,22 +78,46 @@ pub async fn deploy_sample(client: &Client, destination: &Path) -> Result<Sample
             .read_policy_file(&stage.name)
             .map_err(|error| DemoError::Sample(error.to_string()))?
             .map(|file| to_minified(&file.document));
-        let rest_api_id = seed_rest_api(client, &project.app_name, &stage.api_gateway_stage, policy.as_deref()).await?;
-        write_deployed_record(destination, &stage.name, &rest_api_id, REGION, &stage.api_gateway_stage)
-            .map_err(|source| DemoError::Io { action: format!("writing the deployed record of {}", stage.name), source })?;
+        let rest_api_id = seed_rest_api(
+            client,
+            &project.app_name,
+            &stage.api_gateway_stage,
+            policy.as_deref(),
+        )
+        .await?;
+        write_deployed_record(
+            destination,
+            &stage.name,
+            &rest_api_id,
+            REGION,
+            &stage.api_gateway_stage,
+        )
+        .map_err(|source| DemoError::Io {
+            action: format!("writing the deployed record of {}", stage.name),
+            source,
+        })?;
         chalice_apis.push((stage.name.clone(), rest_api_id));
     }
 
-    let partners_api = seed_rest_api(client, PARTNERS_API_NAME, "v1", Some(PARTNERS_POLICY)).await?;
+    let partners_api =
+        seed_rest_api(client, PARTNERS_API_NAME, "v1", Some(PARTNERS_POLICY)).await?;
     client
         .create_deployment()
         .rest_api_id(&partners_api)
         .stage_name("v2")
         .send()
         .await
-        .map_err(|error| DemoError::Sample(format!("deploying {PARTNERS_API_NAME} to stage v2 failed: {error:?}")))?;
+        .map_err(|error| {
+            DemoError::Sample(format!(
+                "deploying {PARTNERS_API_NAME} to stage v2 failed: {error:?}"
+            ))
+        })?;
 
-    Ok(SampleDeployment { project_dir: destination.to_path_buf(), chalice_apis, partners_api })
+    Ok(SampleDeployment {
+        project_dir: destination.to_path_buf(),
+        chalice_apis,
+        partners_api,
+    })
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -8,7 +8,9 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use ipgate::aws::{AwsError, AwsErrorKind, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason};
+use ipgate::aws::{
+    AwsError, AwsErrorKind, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason,
+};
 use ipgate::core::chalice::load_project;
 use ipgate::history::{HistoryStore, PolicyVersion};
 use ipgate::myip::MyIpSource;
@@ -26,7 +28,10 @@ const PROD_LIVE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow
 /// A copy of the sample project with deployed records for dev and prod.
 fn sample_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-project"), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-project"),
+        dir.path(),
+    );
     let deployed = dir.path().join(".chalice/deployed");
     std::fs::create_dir_all(&deployed).unwrap();
     for (stage, api) in [("dev", DEV_API), ("prod", PROD_API)] {
@@ -92,14 +97,21 @@ fn loaded_app(project_dir: &Path) -> App {
     let Effect::ListStages(order) = &effects[0] else {
         panic!("expected stage listings, got {effects:?}");
     };
-    assert_eq!(order.last().map(String::as_str), Some(OTHER_API), "project APIs load first");
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some(OTHER_API),
+        "project APIs load first"
+    );
 
     for (api, stages) in [
         (DEV_API, vec![stage("api", "dep1")]),
         (PROD_API, vec![stage("api", "dep2")]),
         (OTHER_API, vec![stage("v1", "dep3"), stage("v2", "dep4")]),
     ] {
-        app.update(Message::StagesListed { rest_api_id: api.to_string(), result: Ok(stages) });
+        app.update(Message::StagesListed {
+            rest_api_id: api.to_string(),
+            result: Ok(stages),
+        });
     }
     app
 }
@@ -109,7 +121,10 @@ fn key(code: KeyCode) -> Message {
 }
 
 fn ctrl_c() -> Message {
-    Message::Input(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)))
+    Message::Input(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )))
 }
 
 fn type_text(app: &mut App, text: &str) {
@@ -120,7 +135,9 @@ fn type_text(app: &mut App, text: &str) {
 
 fn render(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| ipgate::ui::view::draw(frame, app)).unwrap();
+    terminal
+        .draw(|frame| ipgate::ui::view::draw(frame, app))
+        .unwrap();
     let buffer = terminal.backend().buffer();
     let mut text = String::new();
     for y in 0..buffer.area.height {
@@ -144,7 +161,11 @@ fn select_chalice_stage(app: &mut App, chalice_stage: &str) {
 fn open_editor(app: &mut App, chalice_stage: &str) {
     select_chalice_stage(app, chalice_stage);
     app.update(key(KeyCode::Enter));
-    assert!(matches!(app.screen, Screen::Editor(_)), "editor did not open: {:?}", app.status);
+    assert!(
+        matches!(app.screen, Screen::Editor(_)),
+        "editor did not open: {:?}",
+        app.status
+    );
 }
 
 fn editor(app: &App) -> &ipgate::ui::editor::EditorState {
@@ -165,7 +186,11 @@ fn home_lists_every_stage_with_status() {
     assert!(screen.contains("us-east-1"), "{screen}");
     assert!(screen.contains("http://127.0.0.1:5000"), "{screen}");
 
-    let prod = app.rows.iter().find(|row| row.chalice_stage.as_deref() == Some("prod")).unwrap();
+    let prod = app
+        .rows
+        .iter()
+        .find(|row| row.chalice_stage.as_deref() == Some("prod"))
+        .unwrap();
     assert_eq!(prod.allowlist_summary, "2");
     assert_eq!(prod.status.label(), "in sync");
 }
@@ -194,7 +219,11 @@ fn home_shows_first_rows_before_stages_load() {
     let project = sample_project();
     let mut app = App::new(load_project(project.path()).unwrap(), info(), None);
     app.start();
-    app.update(Message::RestApisListed(Ok(vec![summary(DEV_API, "ipgate-sample", None)])));
+    app.update(Message::RestApisListed(Ok(vec![summary(
+        DEV_API,
+        "ipgate-sample",
+        None,
+    )])));
     let screen = render(&app, 100, 30);
 
     assert!(screen.contains("loading"), "{screen}");
@@ -210,7 +239,11 @@ fn filter_narrows_rows() {
     app.update(key(KeyCode::Enter));
 
     assert_eq!(app.rows.len(), 2);
-    assert!(app.rows.iter().all(|row| row.api_name.as_deref() == Some("partners")));
+    assert!(
+        app.rows
+            .iter()
+            .all(|row| row.api_name.as_deref() == Some("partners"))
+    );
 }
 
 #[test]
@@ -226,7 +259,14 @@ fn editor_adds_entry_once() {
     }
     let entries = &editor(&app).session.entries;
 
-    assert_eq!(entries.iter().filter(|entry| *entry == "198.51.100.7/32").count(), 1, "{entries:?}");
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|entry| *entry == "198.51.100.7/32")
+            .count(),
+        1,
+        "{entries:?}"
+    );
     assert_eq!(entries.len(), 3);
 }
 
@@ -241,7 +281,10 @@ fn editor_rejects_port_and_keeps_input() {
     app.update(key(KeyCode::Enter));
 
     assert!(screen.contains("port"), "no live validation:\n{screen}");
-    assert!(editor(&app).input.is_some(), "the input closed on an invalid entry");
+    assert!(
+        editor(&app).input.is_some(),
+        "the input closed on an invalid entry"
+    );
     assert!(app.status.as_ref().is_some_and(|status| status.is_error));
 }
 
@@ -259,35 +302,71 @@ fn save_confirms_then_reports_undeployed() {
         panic!("no confirmation: {:?}", app.status);
     };
     let steps = confirm.plan.steps.clone();
-    assert!(matches!(steps[0], Step::WritePolicyFile { .. }), "{steps:?}");
+    assert!(
+        matches!(steps[0], Step::WritePolicyFile { .. }),
+        "{steps:?}"
+    );
     assert!(matches!(steps[1], Step::UpdatePolicy { .. }), "{steps:?}");
-    let Step::CreateDeployment { description, stage, .. } = &steps[2] else {
+    let Step::CreateDeployment {
+        description, stage, ..
+    } = &steps[2]
+    else {
         panic!("{steps:?}");
     };
     assert_eq!(stage, "api");
     assert_eq!(description, "ipgate: prod +192.0.2.5/32");
     let screen = render(&app, 100, 30);
-    assert!(screen.contains("write .chalice/apigw-policy-prod.json"), "{screen}");
-    assert!(screen.contains("deploy stage api of REST API prodapi001"), "{screen}");
+    assert!(
+        screen.contains("write .chalice/apigw-policy-prod.json"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("deploy stage api of REST API prodapi001"),
+        "{screen}"
+    );
 
     let effects = app.update(key(KeyCode::Char('y')));
-    let [Effect::RunSave { run_id, from: 0, .. }] = effects.as_slice() else {
+    let [
+        Effect::RunSave {
+            run_id, from: 0, ..
+        },
+    ] = effects.as_slice()
+    else {
         panic!("{effects:?}");
     };
     let run_id = *run_id;
-    app.update(Message::SaveStepFinished { run_id, index: 0, result: Ok(None) });
-    app.update(Message::SaveStepFinished { run_id, index: 1, result: Ok(None) });
+    app.update(Message::SaveStepFinished {
+        run_id,
+        index: 0,
+        result: Ok(None),
+    });
+    app.update(Message::SaveStepFinished {
+        run_id,
+        index: 1,
+        result: Ok(None),
+    });
     app.update(Message::SaveStepFinished {
         run_id,
         index: 2,
-        result: Err(StepError::Failed("BadRequestException: No integration defined for method".to_string())),
+        result: Err(StepError::Failed(
+            "BadRequestException: No integration defined for method".to_string(),
+        )),
     });
 
     let status = app.status.clone().unwrap();
     assert!(status.is_error);
-    assert!(status.text.contains("policy file written, live policy updated, not deployed"), "{}", status.text);
+    assert!(
+        status
+            .text
+            .contains("policy file written, live policy updated, not deployed"),
+        "{}",
+        status.text
+    );
     let screen = render(&app, 100, 30);
-    assert!(screen.contains("No integration defined for method"), "{screen}");
+    assert!(
+        screen.contains("No integration defined for method"),
+        "{screen}"
+    );
 
     let effects = app.update(key(KeyCode::Char('r')));
     let [Effect::RunSave { from, .. }] = effects.as_slice() else {
@@ -304,7 +383,15 @@ fn unchanged_stage_saves_nothing() {
     app.update(key(KeyCode::Char('s')));
 
     assert_eq!(editor(&app).overlay, Overlay::None);
-    assert!(app.status.as_ref().unwrap().text.starts_with("Nothing to save"), "{:?}", app.status);
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("Nothing to save"),
+        "{:?}",
+        app.status
+    );
 }
 
 #[test]
@@ -340,7 +427,10 @@ fn unrestricted_entry_needs_confirmation() {
     app.update(key(KeyCode::Enter));
     app.update(key(KeyCode::Char('s')));
 
-    assert_eq!(editor(&app).prompt, Some(Prompt::ConfirmUnrestricted { ipv6: false }));
+    assert_eq!(
+        editor(&app).prompt,
+        Some(Prompt::ConfirmUnrestricted { ipv6: false })
+    );
     let screen = render(&app, 100, 30);
     assert!(screen.contains("no IPv4 restriction"), "{screen}");
 
@@ -400,7 +490,10 @@ fn preview_shows_length_and_diff() {
     assert!(policy.contains("/ 8192 characters"), "{policy}");
     assert!(policy.contains("After save"), "{policy}");
     assert!(render(&app, 100, 40).contains("NotIpAddress"));
-    assert!(live_diff.contains("+") && live_diff.contains("192.0.2.77/24"), "{live_diff}");
+    assert!(
+        live_diff.contains("+") && live_diff.contains("192.0.2.77/24"),
+        "{live_diff}"
+    );
 }
 
 #[test]
@@ -412,11 +505,21 @@ fn host_bits_normalised_only_on_request() {
     type_text(&mut app, "192.0.2.77/24");
     app.update(key(KeyCode::Enter));
 
-    assert!(editor(&app).session.entries.contains(&"192.0.2.77/24".to_string()));
+    assert!(
+        editor(&app)
+            .session
+            .entries
+            .contains(&"192.0.2.77/24".to_string())
+    );
     assert!(render(&app, 100, 30).contains("covers 192.0.2.0/24"));
 
     app.update(key(KeyCode::Char('n')));
-    assert!(editor(&app).session.entries.contains(&"192.0.2.0/24".to_string()));
+    assert!(
+        editor(&app)
+            .session
+            .entries
+            .contains(&"192.0.2.0/24".to_string())
+    );
 }
 
 #[test]
@@ -438,7 +541,13 @@ fn credentials_failure_means_local_only() {
     let screen = render(&app, 100, 30);
 
     assert!(screen.contains("local only"), "{screen}");
-    assert!(app.rows.iter().all(|row| row.status.label() == "local only"), "{:?}", app.rows);
+    assert!(
+        app.rows
+            .iter()
+            .all(|row| row.status.label() == "local only"),
+        "{:?}",
+        app.rows
+    );
 
     open_editor(&mut app, "dev");
     app.update(key(KeyCode::Char('a')));
@@ -448,8 +557,20 @@ fn credentials_failure_means_local_only() {
     let Overlay::Confirm(confirm) = &editor(&app).overlay else {
         panic!("no confirmation: {:?}", app.status);
     };
-    assert!(confirm.plan.steps.iter().all(|step| !step.is_remote()), "{:?}", confirm.plan.steps);
-    assert!(confirm.plan.notes.iter().any(|note| note.contains("chalice deploy")), "{:?}", confirm.plan.notes);
+    assert!(
+        confirm.plan.steps.iter().all(|step| !step.is_remote()),
+        "{:?}",
+        confirm.plan.steps
+    );
+    assert!(
+        confirm
+            .plan
+            .notes
+            .iter()
+            .any(|note| note.contains("chalice deploy")),
+        "{:?}",
+        confirm.plan.notes
+    );
 }
 
 #[test]
@@ -471,7 +592,11 @@ fn access_denied_is_shown_and_kept() {
 
     let screen = render(&app, 120, 30);
     assert!(screen.contains("AccessDeniedException"), "{screen}");
-    assert!(app.error_history.iter().any(|error| error.contains("AccessDeniedException")));
+    assert!(
+        app.error_history
+            .iter()
+            .any(|error| error.contains("AccessDeniedException"))
+    );
 }
 
 #[test]
@@ -490,8 +615,15 @@ fn live_conflict_applies_edit_on_top() {
     let run_id = *run_id;
 
     // Someone added 203.0.113.99/32 live between load and save.
-    let changed_live = serde_json::from_str(&PROD_LIVE.replace("203.0.113.0/24", "203.0.113.0/24\",\"203.0.113.99/32")).unwrap();
-    app.update(Message::SaveStepFinished { run_id, index: 0, result: Ok(None) });
+    let changed_live = serde_json::from_str(
+        &PROD_LIVE.replace("203.0.113.0/24", "203.0.113.0/24\",\"203.0.113.99/32"),
+    )
+    .unwrap();
+    app.update(Message::SaveStepFinished {
+        run_id,
+        index: 0,
+        result: Ok(None),
+    });
     app.update(Message::SaveStepFinished {
         run_id,
         index: 1,
@@ -501,15 +633,25 @@ fn live_conflict_applies_edit_on_top() {
         })),
     });
     let screen = render(&app, 100, 40);
-    assert!(screen.contains("changed since ipgate loaded it"), "{screen}");
+    assert!(
+        screen.contains("changed since ipgate loaded it"),
+        "{screen}"
+    );
     assert!(screen.contains("203.0.113.99/32"), "{screen}");
     assert!(screen.contains("+192.0.2.5/32"), "{screen}");
 
     app.update(key(KeyCode::Char('a')));
     let entries = &editor(&app).session.entries;
-    assert!(entries.contains(&"203.0.113.99/32".to_string()), "{entries:?}");
+    assert!(
+        entries.contains(&"203.0.113.99/32".to_string()),
+        "{entries:?}"
+    );
     assert!(entries.contains(&"192.0.2.5/32".to_string()), "{entries:?}");
-    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+    assert!(
+        matches!(editor(&app).overlay, Overlay::Confirm(_)),
+        "{:?}",
+        app.status
+    );
 }
 
 fn app_with_history(project_dir: &Path, history_dir: &Path) -> App {
@@ -525,23 +667,39 @@ fn lockout_needs_typed_stage_name() {
     app.my_ip_source = MyIpSource::Given("198.51.100.17".parse().unwrap());
     app.start();
     open_editor(&mut app, "prod");
-    let index = editor(&app).session.entries.iter().position(|entry| entry == "198.51.100.17/32").unwrap();
+    let index = editor(&app)
+        .session
+        .entries
+        .iter()
+        .position(|entry| entry == "198.51.100.17/32")
+        .unwrap();
     for _ in 0..index {
         app.update(key(KeyCode::Down));
     }
     app.update(key(KeyCode::Char('d')));
     app.update(key(KeyCode::Char('s')));
 
-    assert!(matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })), "{:?}", editor(&app).prompt);
+    assert!(
+        matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })),
+        "{:?}",
+        editor(&app).prompt
+    );
     assert!(render(&app, 100, 30).contains("locks you out"));
 
     type_text(&mut app, "ap");
     app.update(key(KeyCode::Enter));
-    assert!(matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })), "a wrong name was accepted");
+    assert!(
+        matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })),
+        "a wrong name was accepted"
+    );
 
     type_text(&mut app, "i");
     app.update(key(KeyCode::Enter));
-    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+    assert!(
+        matches!(editor(&app).overlay, Overlay::Confirm(_)),
+        "{:?}",
+        app.status
+    );
 }
 
 #[test]
@@ -553,14 +711,20 @@ fn unknown_address_never_blocks_save() {
     app.update(key(KeyCode::Char('s')));
 
     assert_eq!(editor(&app).prompt, None);
-    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+    assert!(
+        matches!(editor(&app).overlay, Overlay::Confirm(_)),
+        "{:?}",
+        app.status
+    );
 }
 
 #[test]
 fn test_address_lists_every_stage() {
     let project = sample_project();
     let mut app = loaded_app(project.path());
-    select_row(&mut app, |row| row.api_name.as_deref() == Some("partners") && row.stage == "v1");
+    select_row(&mut app, |row| {
+        row.api_name.as_deref() == Some("partners") && row.stage == "v1"
+    });
     app.update(key(KeyCode::Enter));
     app.update(key(KeyCode::Char('T')));
     type_text(&mut app, "203.0.113.5");
@@ -605,15 +769,28 @@ fn history_rollback_plans_file_and_live() {
     let Overlay::Confirm(confirm) = &editor(&app).overlay else {
         panic!("no confirmation: {:?}", app.status);
     };
-    assert!(matches!(confirm.plan.steps[0], Step::WritePolicyFile { .. }), "{:?}", confirm.plan.steps);
+    assert!(
+        matches!(confirm.plan.steps[0], Step::WritePolicyFile { .. }),
+        "{:?}",
+        confirm.plan.steps
+    );
     let Step::CreateDeployment { description, .. } = &confirm.plan.steps[2] else {
         panic!("{:?}", confirm.plan.steps);
     };
     assert!(description.contains("rollback"), "{description}");
-    assert_eq!(editor(&app).session.entries, vec!["192.0.2.0/24".to_string()]);
+    assert_eq!(
+        editor(&app).session.entries,
+        vec!["192.0.2.0/24".to_string()]
+    );
 
     let effects = app.update(key(KeyCode::Char('y')));
-    let [Effect::RunSave { history: Some(recorder), .. }] = effects.as_slice() else {
+    let [
+        Effect::RunSave {
+            history: Some(recorder),
+            ..
+        },
+    ] = effects.as_slice()
+    else {
         panic!("{effects:?}");
     };
     assert_eq!(recorder.record.reason, "before rollback");
@@ -628,8 +805,15 @@ fn drift_resolves_both_ways() {
         rest_api_id: PROD_API.to_string(),
         result: Ok(summary(PROD_API, "ipgate-sample", Some(&drifted))),
     });
-    app.update(Message::StagesListed { rest_api_id: PROD_API.to_string(), result: Ok(vec![stage("api", "dep2")]) });
-    let prod = app.rows.iter().find(|row| row.chalice_stage.as_deref() == Some("prod")).unwrap();
+    app.update(Message::StagesListed {
+        rest_api_id: PROD_API.to_string(),
+        result: Ok(vec![stage("api", "dep2")]),
+    });
+    let prod = app
+        .rows
+        .iter()
+        .find(|row| row.chalice_stage.as_deref() == Some("prod"))
+        .unwrap();
     assert_eq!(prod.status.label(), "differ");
 
     open_editor(&mut app, "prod");
@@ -639,7 +823,10 @@ fn drift_resolves_both_ways() {
         panic!("no confirmation: {:?}", app.status);
     };
     assert_eq!(confirm.plan.steps.len(), 1, "{:?}", confirm.plan.steps);
-    assert!(matches!(confirm.plan.steps[0], Step::WritePolicyFile { .. }));
+    assert!(matches!(
+        confirm.plan.steps[0],
+        Step::WritePolicyFile { .. }
+    ));
 
     app.update(key(KeyCode::Char('n')));
     app.update(key(KeyCode::Esc));
@@ -649,8 +836,16 @@ fn drift_resolves_both_ways() {
     let Overlay::Confirm(confirm) = &editor(&app).overlay else {
         panic!("no confirmation: {:?}", app.status);
     };
-    assert!(matches!(confirm.plan.steps[0], Step::UpdatePolicy { .. }), "{:?}", confirm.plan.steps);
-    assert!(matches!(confirm.plan.steps[1], Step::CreateDeployment { .. }), "{:?}", confirm.plan.steps);
+    assert!(
+        matches!(confirm.plan.steps[0], Step::UpdatePolicy { .. }),
+        "{:?}",
+        confirm.plan.steps
+    );
+    assert!(
+        matches!(confirm.plan.steps[1], Step::CreateDeployment { .. }),
+        "{:?}",
+        confirm.plan.steps
+    );
 }
 
 #[test]
@@ -663,7 +858,11 @@ fn read_only_refuses_save() {
     app.update(key(KeyCode::Char('s')));
 
     assert_eq!(editor(&app).overlay, Overlay::None);
-    assert!(app.status.as_ref().unwrap().text.contains("Read-only"), "{:?}", app.status);
+    assert!(
+        app.status.as_ref().unwrap().text.contains("Read-only"),
+        "{:?}",
+        app.status
+    );
 }
 
 fn select_row(app: &mut App, predicate: impl Fn(&ipgate::model::StageRow) -> bool) {
@@ -675,7 +874,11 @@ fn throttling_shows_waiting_not_error() {
     let project = sample_project();
     let mut app = App::new(load_project(project.path()).unwrap(), info(), None);
     app.start();
-    app.update(Message::RestApisListed(Ok(vec![summary(DEV_API, "ipgate-sample", None)])));
+    app.update(Message::RestApisListed(Ok(vec![summary(
+        DEV_API,
+        "ipgate-sample",
+        None,
+    )])));
     for attempt in 2..=4 {
         app.update(Message::AwsWaiting(AwsWait {
             operation: "GetStages",
@@ -688,7 +891,10 @@ fn throttling_shows_waiting_not_error() {
         assert!(!status.is_error, "{status:?}");
         assert!(status.text.contains("throttling"), "{status:?}");
     }
-    app.update(Message::StagesListed { rest_api_id: DEV_API.to_string(), result: Ok(vec![stage("api", "dep1")]) });
+    app.update(Message::StagesListed {
+        rest_api_id: DEV_API.to_string(),
+        result: Ok(vec![stage("api", "dep1")]),
+    });
 
     assert!(app.error_history.is_empty(), "{:?}", app.error_history);
     assert!(!render(&app, 100, 30).contains("failed"));
@@ -711,10 +917,19 @@ fn profile_and_region_switch_relists() {
         panic!("{effects:?}");
     };
     assert_eq!(options.region.as_deref(), Some("eu-west-1"));
-    assert_eq!(options.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
-    assert!(app.rows.iter().all(|row| row.api_name.is_none()), "old APIs are still listed");
+    assert_eq!(
+        options.endpoint_url.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+    assert!(
+        app.rows.iter().all(|row| row.api_name.is_none()),
+        "old APIs are still listed"
+    );
 
-    let info = ConnectionInfo { region: Some("eu-west-1".to_string()), ..info() };
+    let info = ConnectionInfo {
+        region: Some("eu-west-1".to_string()),
+        ..info()
+    };
     let config = aws_sdk_apigateway::Config::builder()
         .behavior_version(aws_sdk_apigateway::config::BehaviorVersion::latest())
         .region(aws_sdk_apigateway::config::Region::new("eu-west-1"))
@@ -737,7 +952,14 @@ fn add_my_address_uses_known_ip() {
     app.update(key(KeyCode::Char('m')));
 
     let entries = &editor(&app).session.entries;
-    assert_eq!(entries.iter().filter(|entry| *entry == "2001:db8::42/128").count(), 1, "{entries:?}");
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|entry| *entry == "2001:db8::42/128")
+            .count(),
+        1,
+        "{entries:?}"
+    );
 }
 
 #[test]
@@ -783,15 +1005,27 @@ fn aggregation_merges_only_when_accepted() {
         app.update(key(KeyCode::Enter));
     }
     app.update(key(KeyCode::Char('A')));
-    assert!(matches!(editor(&app).prompt, Some(Prompt::Aggregate { .. })));
+    assert!(matches!(
+        editor(&app).prompt,
+        Some(Prompt::Aggregate { .. })
+    ));
     let screen = render(&app, 120, 40);
     assert!(screen.contains("4 entries become 2"), "{screen}");
-    assert!(screen.contains("198.51.100.0/25 + 198.51.100.128/25 ->"), "{screen}");
+    assert!(
+        screen.contains("198.51.100.0/25 + 198.51.100.128/25 ->"),
+        "{screen}"
+    );
 
     app.update(key(KeyCode::Char('y')));
     let entries = &editor(&app).session.entries;
-    assert!(entries.contains(&"198.51.100.0/24".to_string()), "{entries:?}");
-    assert!(!entries.contains(&"198.51.100.0/25".to_string()), "{entries:?}");
+    assert!(
+        entries.contains(&"198.51.100.0/24".to_string()),
+        "{entries:?}"
+    );
+    assert!(
+        !entries.contains(&"198.51.100.0/25".to_string()),
+        "{entries:?}"
+    );
 }
 
 #[test]
@@ -799,15 +1033,33 @@ fn oversized_policy_offers_merge_first() {
     let project = sample_project();
     let mut app = loaded_app(project.path());
     open_editor(&mut app, "prod");
-    let entries: Vec<String> = (0..600).map(|index| format!("10.0.{}.{}/32", index / 256, index % 256)).collect();
+    let entries: Vec<String> = (0..600)
+        .map(|index| format!("10.0.{}.{}/32", index / 256, index % 256))
+        .collect();
     if let Screen::Editor(editor) = &mut app.screen {
         editor.session.replace_all(entries);
     }
     app.update(key(KeyCode::Char('s')));
 
-    assert!(matches!(editor(&app).prompt, Some(Prompt::Aggregate { .. })), "{:?}", app.status);
-    assert!(app.status.as_ref().unwrap().text.contains("accepts at most 8192"), "{:?}", app.status);
+    assert!(
+        matches!(editor(&app).prompt, Some(Prompt::Aggregate { .. })),
+        "{:?}",
+        app.status
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("accepts at most 8192"),
+        "{:?}",
+        app.status
+    );
     app.update(key(KeyCode::Char('y')));
     app.update(key(KeyCode::Char('s')));
-    assert!(matches!(editor(&app).overlay, Overlay::Confirm(_)), "{:?}", app.status);
+    assert!(
+        matches!(editor(&app).overlay, Overlay::Confirm(_)),
+        "{:?}",
+        app.status
+    );
 }

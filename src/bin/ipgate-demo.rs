@@ -44,7 +44,10 @@ fn run_demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
 
     let project_dir = demo_project_dir();
     let deployment = runtime.block_on(deploy_sample(&server.client(), &project_dir))?;
-    eprintln!("Sample project copied to {}", deployment.project_dir.display());
+    eprintln!(
+        "Sample project copied to {}",
+        deployment.project_dir.display()
+    );
 
     let args = Args {
         project: Some(deployment.project_dir.clone()),
@@ -60,8 +63,14 @@ fn run_demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let code = runtime.block_on(ipgate::cli::run(args));
 
-    println!("The demo project stays at {} for you to inspect.", deployment.project_dir.display());
-    println!("The emulator at {} stops now; its REST APIs are gone with it.", server.endpoint());
+    println!(
+        "The demo project stays at {} for you to inspect.",
+        deployment.project_dir.display()
+    );
+    println!(
+        "The emulator at {} stops now; its REST APIs are gone with it.",
+        server.endpoint()
+    );
     Ok(code)
 }
 
@@ -70,6 +79,11 @@ fn demo_project_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
-    target.join("ipgate-demo").join(format!("sample-project-{seconds}"))
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    target
+        .join("ipgate-demo")
+        .join(format!("sample-project-{seconds}"))
 }

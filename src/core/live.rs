@@ -217,8 +217,8 @@ fn object_from(fields: BTreeMap<String, Value>) -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::*;
     use super::super::policy::{Shape, StageAccess, stage_access};
+    use super::*;
 
     /// The policy field as AWS returns it: quotes escaped as `\"` and slashes as `\/`.
     const ESCAPED: &str = r#"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"execute-api:Invoke\",\"Resource\":\"arn:aws:execute-api:eu-west-1:123456789012:abcde12345\/*\",\"Condition\":{\"IpAddress\":{\"aws:SourceIp\":\"198.51.100.0\/24\"}}}]}"#;

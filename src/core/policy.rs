@@ -261,7 +261,10 @@ pub fn policy_length(doc: &Value) -> usize {
 pub fn check_length(doc: &Value) -> Result<usize, PolicyError> {
     let length = policy_length(doc);
     if length > POLICY_MAX_CHARS {
-        return Err(PolicyError::TooLong { length, max: POLICY_MAX_CHARS });
+        return Err(PolicyError::TooLong {
+            length,
+            max: POLICY_MAX_CHARS,
+        });
     }
     Ok(length)
 }
@@ -2294,12 +2297,19 @@ mod tests {
         let over_quota = document_of_length(8193);
         assert_eq!(policy_length(&over_quota), 8193);
         assert_eq!(
-            PolicyError::TooLong { length: 8193, max: 8192 }.to_string(),
+            PolicyError::TooLong {
+                length: 8193,
+                max: 8192
+            }
+            .to_string(),
             "the policy is 8193 characters; API Gateway accepts at most 8192. Remove or merge entries"
         );
         assert_eq!(
             check_length(&over_quota),
-            Err(PolicyError::TooLong { length: 8193, max: 8192 })
+            Err(PolicyError::TooLong {
+                length: 8193,
+                max: 8192
+            })
         );
     }
 }

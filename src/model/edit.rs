@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::core::access::{
-    AccessReport, AccessWarning, Decision, Outcome, compare_with_allowlist, effective_access, evaluate_address,
+    AccessReport, AccessWarning, Decision, Outcome, compare_with_allowlist, effective_access,
+    evaluate_address,
 };
 use crate::core::chalice::PolicyFile;
 use crate::core::cidr::{CidrEntry, CidrError, EntryFlag, flag_entries, parse_entry};
 use crate::core::policy::{
-    AllowlistEdit, PolicyError, StageAccess, apply_edit, apply_edit_split, check_length, stage_access,
-    statement_covers_other_stages,
+    AllowlistEdit, PolicyError, StageAccess, apply_edit, apply_edit_split, check_length,
+    stage_access, statement_covers_other_stages,
 };
 use crate::core::resource::ApiContext;
 
@@ -32,7 +33,9 @@ impl EditTarget {
     /// "dev (REST API abc123)" or "dev" for a Chalice stage that is not deployed.
     pub fn title(&self) -> String {
         let stage = match &self.chalice_stage {
-            Some(chalice) if chalice != &self.stage => format!("{} (Chalice stage {chalice})", self.stage),
+            Some(chalice) if chalice != &self.stage => {
+                format!("{} (Chalice stage {chalice})", self.stage)
+            }
             _ => self.stage.clone(),
         };
         match (&self.api_name, &self.rest_api_id) {
@@ -54,14 +57,22 @@ pub enum EmptyChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaveBlocker {
     /// An entry is not a valid CIDR.
-    InvalidEntry { index: usize, error: String },
+    InvalidEntry {
+        index: usize,
+        error: String,
+    },
     /// The last entry was removed: open to everyone or closed to everyone?
     EmptyChoiceNeeded,
     /// A `/0` entry: the stage would have no IPv4 (or IPv6) restriction.
-    UnrestrictedNotConfirmed { ipv6: bool },
+    UnrestrictedNotConfirmed {
+        ipv6: bool,
+    },
     Policy(String),
     /// Over API Gateway's size quota for a resource policy, in characters.
-    TooLong { length: usize, max: usize },
+    TooLong {
+        length: usize,
+        max: usize,
+    },
 }
 
 /// The outcome of adding an entry.
@@ -225,10 +236,12 @@ impl EditSession {
 
     fn position_of(&self, entry: &CidrEntry) -> Option<usize> {
         let canonical = entry.canonical();
-        self.entries.iter().position(|existing| match parse_entry(existing) {
-            Ok(parsed) => parsed.canonical() == canonical,
-            Err(_) => existing == &canonical,
-        })
+        self.entries
+            .iter()
+            .position(|existing| match parse_entry(existing) {
+                Ok(parsed) => parsed.canonical() == canonical,
+                Err(_) => existing == &canonical,
+            })
     }
 
     /// Parsed entries, or the error for each invalid one.
@@ -239,10 +252,17 @@ impl EditSession {
     /// Flags for each entry; invalid entries get none here (see [`Self::parsed`]).
     pub fn flags(&self) -> Vec<Vec<EntryFlag>> {
         let parsed = self.parsed();
-        let valid: Vec<CidrEntry> = parsed.iter().filter_map(|entry| entry.clone().ok()).collect();
+        let valid: Vec<CidrEntry> = parsed
+            .iter()
+            .filter_map(|entry| entry.clone().ok())
+            .collect();
         let mut valid_flags = flag_entries(&valid).into_iter();
-        let valid_indexes: Vec<usize> =
-            parsed.iter().enumerate().filter(|(_, entry)| entry.is_ok()).map(|(index, _)| index).collect();
+        let valid_indexes: Vec<usize> = parsed
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.is_ok())
+            .map(|(index, _)| index)
+            .collect();
 
         parsed
             .iter()
@@ -265,10 +285,15 @@ impl EditSession {
     pub fn save_blocker(&self) -> Option<SaveBlocker> {
         for (index, entry) in self.parsed().iter().enumerate() {
             if let Err(error) = entry {
-                return Some(SaveBlocker::InvalidEntry { index, error: error.to_string() });
+                return Some(SaveBlocker::InvalidEntry {
+                    index,
+                    error: error.to_string(),
+                });
             }
         }
-        if self.entries.is_empty() && self.original_access_is_restricted() && self.empty_choice.is_none()
+        if self.entries.is_empty()
+            && self.original_access_is_restricted()
+            && self.empty_choice.is_none()
         {
             return Some(SaveBlocker::EmptyChoiceNeeded);
         }
@@ -281,7 +306,9 @@ impl EditSession {
         match self.proposed_document() {
             Err(error) => Some(SaveBlocker::Policy(error.to_string())),
             Ok(Some(document)) => match check_length(&document) {
-                Err(PolicyError::TooLong { length, max }) => Some(SaveBlocker::TooLong { length, max }),
+                Err(PolicyError::TooLong { length, max }) => {
+                    Some(SaveBlocker::TooLong { length, max })
+                }
                 _ => None,
             },
             Ok(None) => None,
@@ -309,7 +336,8 @@ impl EditSession {
 
     /// Other stages of the REST API that the statement holding this stage's allowlist covers.
     pub fn shared_stages(&self) -> Vec<String> {
-        let (Some(base), StageAccess::Allowlist(allowlist)) = (&self.base, &self.original_access) else {
+        let (Some(base), StageAccess::Allowlist(allowlist)) = (&self.base, &self.original_access)
+        else {
             return Vec::new();
         };
         statement_covers_other_stages(
@@ -347,8 +375,11 @@ impl EditSession {
             StageAccess::Unrestricted | StageAccess::Closed => Vec::new(),
         };
 
-        let mut entries: Vec<String> =
-            original_entries.iter().filter(|entry| !removed.contains(entry)).cloned().collect();
+        let mut entries: Vec<String> = original_entries
+            .iter()
+            .filter(|entry| !removed.contains(entry))
+            .cloned()
+            .collect();
         for entry in added {
             if !entries.contains(&entry) {
                 entries.push(entry);
@@ -365,12 +396,20 @@ impl EditSession {
 
     /// The document in force now: the live policy when it is known, else the base.
     pub fn current_document(&self) -> Option<&Value> {
-        if self.live_known { self.live.as_ref() } else { self.base.as_ref() }
+        if self.live_known {
+            self.live.as_ref()
+        } else {
+            self.base.as_ref()
+        }
     }
 
     /// Who can call the stage now.
     pub fn access_now(&self) -> AccessReport {
-        effective_access(self.current_document(), &self.target.stage, &self.target.api)
+        effective_access(
+            self.current_document(),
+            &self.target.stage,
+            &self.target.api,
+        )
     }
 
     /// Who could call the stage after the save, and every way that differs from the list shown.
@@ -415,7 +454,11 @@ impl EditSession {
     /// Replaces the whole document with `document` (a rollback, or one side of a drift), keeping
     /// no entry edits; save then writes it to the file and live. For a Chalice stage, "no
     /// policy" becomes a policy that allows everyone, because Chalice needs a file to embed.
-    pub fn reset_to(&mut self, document: Option<Value>, description: String) -> Result<(), PolicyError> {
+    pub fn reset_to(
+        &mut self,
+        document: Option<Value>,
+        description: String,
+    ) -> Result<(), PolicyError> {
         let document = match (document, &self.target.chalice_stage) {
             (None, Some(_)) => Some(allow_everyone_document()),
             (document, _) => document,
@@ -436,16 +479,29 @@ impl EditSession {
 
     /// Added and removed entries against the start of the session, by covered network text.
     pub fn changes(&self) -> (Vec<String>, Vec<String>) {
-        let added = self.entries.iter().filter(|entry| !self.original_entries.contains(entry)).cloned().collect();
-        let removed =
-            self.original_entries.iter().filter(|entry| !self.entries.contains(entry)).cloned().collect();
+        let added = self
+            .entries
+            .iter()
+            .filter(|entry| !self.original_entries.contains(entry))
+            .cloned()
+            .collect();
+        let removed = self
+            .original_entries
+            .iter()
+            .filter(|entry| !self.entries.contains(entry))
+            .cloned()
+            .collect();
         (added, removed)
     }
 
     /// The deployment description, for example `ipgate: dev +203.0.113.7/32 -198.51.100.0/24`,
     /// named after the Chalice stage when there is one.
     pub fn deployment_description(&self) -> String {
-        let stage = self.target.chalice_stage.as_ref().unwrap_or(&self.target.stage);
+        let stage = self
+            .target
+            .chalice_stage
+            .as_ref()
+            .unwrap_or(&self.target.stage);
         if let Some(description) = &self.description_override {
             return truncate_description(&format!("ipgate: {stage} {description}"));
         }

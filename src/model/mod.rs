@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use crate::aws::{RestApiSummary, StageSummary};
 use crate::core::chalice::{PolicyFile, Project};
-use crate::core::sets::{self, IpgateFile, MergedConfig};
-use crate::history::HistoryStore;
 use crate::core::live::{decode_live_policy, same_meaning};
 use crate::core::policy::{StageAccess, stage_access};
 use crate::core::resource::ApiContext;
+use crate::core::sets::{self, IpgateFile, MergedConfig};
+use crate::history::HistoryStore;
 
 /// A value fetched in the background.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,9 @@ pub enum Connection {
     Connecting,
     Online,
     /// No credentials or AWS unreachable: only local files are read and written.
-    LocalOnly { reason: String },
+    LocalOnly {
+        reason: String,
+    },
 }
 
 /// One live REST API with its decoded policy and its stages.
@@ -58,8 +60,13 @@ pub struct LiveApi {
 
 impl LiveApi {
     pub fn new(summary: RestApiSummary) -> LiveApi {
-        let policy = decode_live_policy(summary.policy.as_deref()).map_err(|error| error.to_string());
-        LiveApi { summary, policy, stages: Load::Loading }
+        let policy =
+            decode_live_policy(summary.policy.as_deref()).map_err(|error| error.to_string());
+        LiveApi {
+            summary,
+            policy,
+            stages: Load::Loading,
+        }
     }
 }
 
@@ -152,13 +159,14 @@ impl SetsState {
     /// Reads both files; a file that cannot be read counts as empty and its error is kept.
     pub fn load(project_root: Option<&std::path::Path>) -> SetsState {
         let mut errors = Vec::new();
-        let project = project_root.and_then(|root| match sets::load(&sets::project_file_path(root)) {
-            Ok(file) => Some(file),
-            Err(error) => {
-                errors.push(error.to_string());
-                None
-            }
-        });
+        let project =
+            project_root.and_then(|root| match sets::load(&sets::project_file_path(root)) {
+                Ok(file) => Some(file),
+                Err(error) => {
+                    errors.push(error.to_string());
+                    None
+                }
+            });
         let personal = match sets::user_file_path().and_then(|path| sets::load(&path)) {
             Ok(file) => Some(file),
             Err(error) => {
@@ -171,7 +179,12 @@ impl SetsState {
             project.as_ref().map_or(&empty, |file| &file.model),
             personal.as_ref().map_or(&empty, |file| &file.model),
         );
-        SetsState { project, personal, merged, errors }
+        SetsState {
+            project,
+            personal,
+            merged,
+            errors,
+        }
     }
 
     /// Labels the network `cidr` covers in the project file, or in the personal file when there
@@ -179,14 +192,22 @@ impl SetsState {
     pub fn save_label(&mut self, cidr: &str, label: &str) -> Result<std::path::PathBuf, String> {
         let file = match (&self.project, &self.personal) {
             (Some(file), _) | (None, Some(file)) => file.clone(),
-            (None, None) => return Err("no project file and no user config directory for labels".to_string()),
+            (None, None) => {
+                return Err("no project file and no user config directory for labels".to_string());
+            }
         };
         let mut config = file.model.clone();
-        config.set_label(cidr, label).map_err(|error| error.to_string())?;
+        config
+            .set_label(cidr, label)
+            .map_err(|error| error.to_string())?;
         let saved = sets::save(&file, &config).map_err(|error| error.to_string())?;
 
         let path = saved.file.path.clone();
-        if self.project.as_ref().is_some_and(|project| project.path == path) {
+        if self
+            .project
+            .as_ref()
+            .is_some_and(|project| project.path == path)
+        {
             self.project = Some(saved.file);
         } else {
             self.personal = Some(saved.file);
@@ -233,7 +254,9 @@ impl Inventory {
             return;
         };
         for stage in &project.stages {
-            let file = project.read_policy_file(&stage.name).map_err(|error| error.to_string());
+            let file = project
+                .read_policy_file(&stage.name)
+                .map_err(|error| error.to_string());
             self.local_policies.insert(stage.name.clone(), file);
         }
     }
@@ -251,7 +274,9 @@ impl Inventory {
     pub fn rows(&self) -> Vec<StageRow> {
         let mut rows = Vec::new();
         let mut apis: Vec<&LiveApi> = self.apis.values().collect();
-        apis.sort_by(|a, b| (&a.summary.name, &a.summary.id).cmp(&(&b.summary.name, &b.summary.id)));
+        apis.sort_by(|a, b| {
+            (&a.summary.name, &a.summary.id).cmp(&(&b.summary.name, &b.summary.id))
+        });
 
         for api in apis {
             match &api.stages {
@@ -268,7 +293,13 @@ impl Inventory {
         // Project stages first, in Chalice stage order by name, then the account's other APIs.
         rows.sort_by(|a, b| {
             let key = |row: &StageRow| {
-                (row.chalice_stage.is_none(), row.chalice_stage.clone(), row.api_name.clone(), row.rest_api_id.clone(), row.stage.clone())
+                (
+                    row.chalice_stage.is_none(),
+                    row.chalice_stage.clone(),
+                    row.api_name.clone(),
+                    row.rest_api_id.clone(),
+                    row.stage.clone(),
+                )
             };
             key(a).cmp(&key(b))
         });
@@ -334,19 +365,27 @@ impl Inventory {
         };
 
         for stage in &project.stages {
-            if rows.iter().any(|row| row.chalice_stage.as_deref() == Some(stage.name.as_str())) {
+            if rows
+                .iter()
+                .any(|row| row.chalice_stage.as_deref() == Some(stage.name.as_str()))
+            {
                 continue;
             }
 
-            let rest_api_id = stage.deployed.as_ref().map(|deployed| deployed.rest_api_id.clone());
+            let rest_api_id = stage
+                .deployed
+                .as_ref()
+                .map(|deployed| deployed.rest_api_id.clone());
             let api_context = self.api_context(rest_api_id.as_deref());
             let local = match self.local_policies.get(&stage.name) {
                 Some(Ok(file)) => Ok(file.as_ref().map(|file| &file.document)),
                 Some(Err(error)) => Err(error.clone()),
                 None => Ok(None),
             };
-            let api_stages =
-                rest_api_id.as_ref().and_then(|id| self.apis.get(id)).map(|api| &api.stages);
+            let api_stages = rest_api_id
+                .as_ref()
+                .and_then(|id| self.apis.get(id))
+                .map(|api| &api.stages);
 
             // Once the REST API's stages are loaded, a deployed stage without a live row is one
             // that the REST API does not have or no longer has.
@@ -386,7 +425,10 @@ impl Inventory {
             .iter()
             .find(|chalice| {
                 chalice.api_gateway_stage == stage
-                    && chalice.deployed.as_ref().is_some_and(|deployed| deployed.rest_api_id == rest_api_id)
+                    && chalice
+                        .deployed
+                        .as_ref()
+                        .is_some_and(|deployed| deployed.rest_api_id == rest_api_id)
             })
             .map(|chalice| chalice.name.clone())
     }

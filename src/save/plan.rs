@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::core::chalice::{KeyLevel, Project, default_policy_file_name, detect_line_ending, format_policy_file};
+use crate::core::chalice::{
+    KeyLevel, Project, default_policy_file_name, detect_line_ending, format_policy_file,
+};
 use crate::core::jsontext::set_string_key;
 use crate::core::live::same_meaning;
 use crate::core::policy::{check_length, to_minified};
@@ -14,7 +16,11 @@ use crate::core::resource::ApiContext;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Writes the policy file, unless its text is no longer `expected` (`None`: no file).
-    WritePolicyFile { path: PathBuf, contents: String, expected: Option<String> },
+    WritePolicyFile {
+        path: PathBuf,
+        contents: String,
+        expected: Option<String>,
+    },
     /// Writes config.json with `api_gateway_policy_file` set for one Chalice stage, unless
     /// config.json is no longer `expected`.
     SetPolicyFileKey {
@@ -26,8 +32,17 @@ pub enum Step {
     },
     /// `UpdateRestApi` replace `/policy`; an empty policy removes it. The live policy is read
     /// first and must still mean `expected_live`.
-    UpdatePolicy { rest_api_id: String, policy: String, expected_live: Option<Value>, api: ApiContext },
-    CreateDeployment { rest_api_id: String, stage: String, description: String },
+    UpdatePolicy {
+        rest_api_id: String,
+        policy: String,
+        expected_live: Option<Value>,
+        api: ApiContext,
+    },
+    CreateDeployment {
+        rest_api_id: String,
+        stage: String,
+        description: String,
+    },
 }
 
 impl Step {
@@ -35,17 +50,28 @@ impl Step {
     pub fn describe(&self, root: Option<&Path>) -> String {
         match self {
             Step::WritePolicyFile { path, .. } => format!("write {}", display_path(path, root)),
-            Step::SetPolicyFileKey { config_path, chalice_stage, value, .. } => format!(
+            Step::SetPolicyFileKey {
+                config_path,
+                chalice_stage,
+                value,
+                ..
+            } => format!(
                 "set stages.{chalice_stage}.api_gateway_policy_file = \"{value}\" in {}",
                 display_path(config_path, root)
             ),
-            Step::UpdatePolicy { rest_api_id, policy, .. } if policy.is_empty() => {
+            Step::UpdatePolicy {
+                rest_api_id,
+                policy,
+                ..
+            } if policy.is_empty() => {
                 format!("remove the resource policy of REST API {rest_api_id}")
             }
             Step::UpdatePolicy { rest_api_id, .. } => {
                 format!("update the resource policy of REST API {rest_api_id}")
             }
-            Step::CreateDeployment { rest_api_id, stage, .. } => {
+            Step::CreateDeployment {
+                rest_api_id, stage, ..
+            } => {
                 format!("deploy stage {stage} of REST API {rest_api_id}")
             }
         }
@@ -72,7 +98,10 @@ impl Step {
     }
 
     pub fn is_remote(&self) -> bool {
-        matches!(self, Step::UpdatePolicy { .. } | Step::CreateDeployment { .. })
+        matches!(
+            self,
+            Step::UpdatePolicy { .. } | Step::CreateDeployment { .. }
+        )
     }
 }
 
@@ -127,7 +156,11 @@ pub fn plan_save(input: &PlanInput) -> Result<SavePlan, String> {
         Some(document) => check_length(document).map_err(|error| error.to_string())?,
         None => 0,
     };
-    let mut plan = SavePlan { steps: Vec::new(), notes: Vec::new(), policy_length };
+    let mut plan = SavePlan {
+        steps: Vec::new(),
+        notes: Vec::new(),
+        policy_length,
+    };
 
     if let (Some(project), Some(chalice_stage)) = (input.project, input.chalice_stage) {
         plan_local_steps(input, project, chalice_stage, &mut plan)?;
@@ -144,12 +177,22 @@ fn plan_local_steps(
     chalice_stage: &str,
     plan: &mut SavePlan,
 ) -> Result<(), String> {
-    let stage = project
-        .stage(chalice_stage)
-        .ok_or_else(|| format!("Chalice stage {chalice_stage} is not in {}", project.config_path.display()))?;
-    let chalice_dir = project.config_path.parent().unwrap_or(&project.root).to_path_buf();
+    let stage = project.stage(chalice_stage).ok_or_else(|| {
+        format!(
+            "Chalice stage {chalice_stage} is not in {}",
+            project.config_path.display()
+        )
+    })?;
+    let chalice_dir = project
+        .config_path
+        .parent()
+        .unwrap_or(&project.root)
+        .to_path_buf();
 
-    let lambda_name = stage.policy_file.as_ref().filter(|setting| is_lambda_policy_path(project, &setting.path));
+    let lambda_name = stage
+        .policy_file
+        .as_ref()
+        .filter(|setting| is_lambda_policy_path(project, &setting.path));
     let needs_own_key = stage.policy_file.is_none() || input.own_file || lambda_name.is_some();
     let path = match (&stage.policy_file, needs_own_key) {
         (Some(setting), false) => setting.path.clone(),
@@ -159,8 +202,10 @@ fn plan_local_steps(
     let Some(document) = input.proposed else {
         // Chalice embeds the file verbatim, so "no policy" is written as a document whose
         // statements are gone: an allow-all document keeps the file valid for the next deploy.
-        return Err("the edit removes the whole policy; give the stage an allowlist or open it instead"
-            .to_string());
+        return Err(
+            "the edit removes the whole policy; give the stage an allowlist or open it instead"
+                .to_string(),
+        );
     };
 
     let file_matches = !needs_own_key && same_meaning(input.local, Some(document), input.api);
@@ -168,14 +213,27 @@ fn plan_local_steps(
         let line_ending = input.local_text.map(detect_line_ending).unwrap_or("\n");
         let contents = format_policy_file(document, line_ending);
         // A new file of this stage's own must not exist yet; an existing one must be unchanged.
-        let expected = if needs_own_key { None } else { input.local_text.map(str::to_string) };
-        plan.steps.push(Step::WritePolicyFile { path: path.clone(), contents, expected });
+        let expected = if needs_own_key {
+            None
+        } else {
+            input.local_text.map(str::to_string)
+        };
+        plan.steps.push(Step::WritePolicyFile {
+            path: path.clone(),
+            contents,
+            expected,
+        });
     }
 
     if needs_own_key {
         let value = default_policy_file_name(chalice_stage);
-        let new_text = set_string_key(&project.config_text, &["stages", chalice_stage], "api_gateway_policy_file", &value)
-            .map_err(|error| format!("{}: {error}", project.config_path.display()))?;
+        let new_text = set_string_key(
+            &project.config_text,
+            &["stages", chalice_stage],
+            "api_gateway_policy_file",
+            &value,
+        )
+        .map_err(|error| format!("{}: {error}", project.config_path.display()))?;
         plan.steps.push(Step::SetPolicyFileKey {
             config_path: project.config_path.clone(),
             chalice_stage: chalice_stage.to_string(),
@@ -217,7 +275,10 @@ fn plan_local_steps(
 /// stage's Lambda role policy when `autogen_policy` is false, so a resource policy never goes there.
 fn is_lambda_policy_path(project: &Project, path: &Path) -> bool {
     let chalice_dir = project.config_path.parent().unwrap_or(&project.root);
-    project.stages.iter().any(|stage| path == chalice_dir.join(format!("policy-{}.json", stage.name)))
+    project
+        .stages
+        .iter()
+        .any(|stage| path == chalice_dir.join(format!("policy-{}.json", stage.name)))
 }
 
 fn plan_live_steps(input: &PlanInput, rest_api_id: &str, plan: &mut SavePlan) {

@@ -37,7 +37,11 @@ pub struct HistoryRecorder {
 
 impl HistoryRecorder {
     /// Records the live policy that the next write replaces.
-    pub fn record_previous(&self, rest_api_id: &str, previous: Option<&Value>) -> Result<(), String> {
+    pub fn record_previous(
+        &self,
+        rest_api_id: &str,
+        previous: Option<&Value>,
+    ) -> Result<(), String> {
         let version = PolicyVersion {
             recorded_at: SystemTime::now(),
             region: self.record.region.clone(),
@@ -61,17 +65,24 @@ impl HistoryRecorder {
         let Some(rest_api_id) = self.record.rest_api_id.clone() else {
             return;
         };
-        let deployment_id = statuses.iter().zip(steps).find_map(|(status, step)| match (status, step) {
-            (StepStatus::Done(Some(detail)), Step::CreateDeployment { .. }) => {
-                detail.strip_prefix("deployment ").map(str::to_string)
-            }
-            _ => None,
-        });
+        let deployment_id =
+            statuses
+                .iter()
+                .zip(steps)
+                .find_map(|(status, step)| match (status, step) {
+                    (StepStatus::Done(Some(detail)), Step::CreateDeployment { .. }) => {
+                        detail.strip_prefix("deployment ").map(str::to_string)
+                    }
+                    _ => None,
+                });
         let outcome = match statuses.iter().find_map(|status| match status {
             StepStatus::Failed(error) => Some(error),
             _ => None,
         }) {
-            Some(error) => format!("failed: {}: {error}", super::outcome_summary(steps, statuses)),
+            Some(error) => format!(
+                "failed: {}: {error}",
+                super::outcome_summary(steps, statuses)
+            ),
             None => "saved".to_string(),
         };
 
@@ -114,7 +125,10 @@ mod tests {
     #[test]
     fn account_from_expanded_arn() {
         let policy = serde_json::json!({"Statement": [{"Resource": "arn:aws:execute-api:eu-west-1:123456789012:abcde12345/*"}]});
-        assert_eq!(account_in_resources(&policy).as_deref(), Some("123456789012"));
+        assert_eq!(
+            account_in_resources(&policy).as_deref(),
+            Some("123456789012")
+        );
     }
 
     #[test]

@@ -4,16 +4,19 @@ use std::net::IpAddr;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::aws::{AwsError, AwsErrorKind, AwsOptions, AwsWait, ConnectionInfo, RestApiSummary, StageSummary, WaitReason};
+use crate::aws::{
+    AwsError, AwsErrorKind, AwsOptions, AwsWait, ConnectionInfo, RestApiSummary, StageSummary,
+    WaitReason,
+};
 use crate::core::chalice::Project;
-use crate::model::{Connection, Inventory, Load, LiveApi, StageRow};
 use crate::history::HistoryStore;
+use crate::model::{Connection, Inventory, LiveApi, Load, StageRow};
 use crate::myip::MyIpSource;
 use crate::save::{HistoryRecorder, Step, StepError};
 
 use super::editor::{EditorContext, EditorOutcome, EditorState};
-use super::sets::{SetsOutcome, SetsScreen};
 use super::message::{Effect, Message};
+use super::sets::{SetsOutcome, SetsScreen};
 
 /// A line under the main view: progress, a result or an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +116,11 @@ pub struct App {
 
 impl App {
     /// Builds the app; `online` false starts in local-only mode with `offline_reason`.
-    pub fn new(project: Option<Project>, connection_info: ConnectionInfo, offline_reason: Option<String>) -> App {
+    pub fn new(
+        project: Option<Project>,
+        connection_info: ConnectionInfo,
+        offline_reason: Option<String>,
+    ) -> App {
         let mut inventory = Inventory::new(project, connection_info.region.clone());
         if let Some(reason) = offline_reason {
             inventory.connection = Connection::LocalOnly { reason };
@@ -179,7 +186,8 @@ impl App {
     }
 
     pub fn has_unsaved_edits(&self) -> bool {
-        self.editor().is_some_and(|editor| editor.session.is_dirty() && !editor.saved)
+        self.editor()
+            .is_some_and(|editor| editor.session.is_dirty() && !editor.saved)
     }
 
     pub fn set_status(&mut self, text: impl Into<String>, is_error: bool) {
@@ -204,15 +212,23 @@ impl App {
     /// Applies one message; returns the effects it asks for.
     pub fn update(&mut self, message: Message) -> Vec<Effect> {
         match message {
-            Message::Input(Event::Key(key)) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Message::Input(Event::Key(key)) if key.kind != KeyEventKind::Release => {
+                self.on_key(key)
+            }
             Message::Input(_) => Vec::new(),
             Message::Tick => {
                 self.spinner_frame = self.spinner_frame.wrapping_add(1);
                 Vec::new()
             }
             Message::RestApisListed(result) => self.on_rest_apis_listed(result),
-            Message::StagesListed { rest_api_id, result } => self.on_stages_listed(rest_api_id, result),
-            Message::RestApiRefreshed { rest_api_id, result } => self.on_rest_api_refreshed(rest_api_id, result),
+            Message::StagesListed {
+                rest_api_id,
+                result,
+            } => self.on_stages_listed(rest_api_id, result),
+            Message::RestApiRefreshed {
+                rest_api_id,
+                result,
+            } => self.on_rest_api_refreshed(rest_api_id, result),
             Message::Reconnected(gateway) => self.on_reconnected(gateway.info.clone()),
             Message::AwsWaiting(wait) => {
                 self.set_status(wait_text(&wait), false);
@@ -228,7 +244,11 @@ impl App {
                 };
                 Vec::new()
             }
-            Message::SaveStepFinished { run_id, index, result } => self.on_save_step(run_id, index, result),
+            Message::SaveStepFinished {
+                run_id,
+                index,
+                result,
+            } => self.on_save_step(run_id, index, result),
         }
     }
 
@@ -256,7 +276,11 @@ impl App {
                 self.on_sets_outcome(outcome)
             }
             Screen::Editor(editor) => {
-                let context = EditorContext { inventory: &self.inventory, read_only: self.read_only, my_ip: self.my_ip.address() };
+                let context = EditorContext {
+                    inventory: &self.inventory,
+                    read_only: self.read_only,
+                    my_ip: self.my_ip.address(),
+                };
                 let outcome = editor.on_key(key, &context);
                 self.on_editor_outcome(outcome)
             }
@@ -319,13 +343,19 @@ impl App {
                 });
                 Vec::new()
             }
-            KeyCode::Enter | KeyCode::Char('e') | KeyCode::Char('l') | KeyCode::Right => self.open_editor(),
+            KeyCode::Enter | KeyCode::Char('e') | KeyCode::Char('l') | KeyCode::Right => {
+                self.open_editor()
+            }
             _ => Vec::new(),
         }
     }
 
     fn on_switch_key(&mut self, key: KeyEvent, mut form: SwitchForm) -> Vec<Effect> {
-        let field = if form.region_focused { &mut form.region } else { &mut form.profile };
+        let field = if form.region_focused {
+            &mut form.region
+        } else {
+            &mut form.profile
+        };
         match key.code {
             KeyCode::Esc => return Vec::new(),
             KeyCode::Enter => return self.switch_to(form),
@@ -370,7 +400,9 @@ impl App {
         self.connection_info = info;
         if !has_region {
             let reason = "no AWS region set; enter one with P".to_string();
-            self.inventory.connection = Connection::LocalOnly { reason: reason.clone() };
+            self.inventory.connection = Connection::LocalOnly {
+                reason: reason.clone(),
+            };
             self.set_status(format!("Local-only mode: {reason}."), true);
             self.refresh_rows();
             return Vec::new();
@@ -402,7 +434,9 @@ impl App {
             return Vec::new();
         }
         let last = self.rows.len() as isize - 1;
-        let selected = (self.home.selected as isize).saturating_add(delta).clamp(0, last);
+        let selected = (self.home.selected as isize)
+            .saturating_add(delta)
+            .clamp(0, last);
         self.home.selected = selected as usize;
         self.prioritize_selected()
     }
@@ -465,15 +499,29 @@ impl App {
                 self.refresh_rows();
                 Vec::new()
             }
-            SetsOutcome::Apply { set, added, removed } => self.plan_set_batch(set, added, removed),
+            SetsOutcome::Apply {
+                set,
+                added,
+                removed,
+            } => self.plan_set_batch(set, added, removed),
         }
     }
 
     /// Plans applying a set change to every stage that includes the set.
-    fn plan_set_batch(&mut self, set: String, added: Vec<String>, removed: Vec<String>) -> Vec<Effect> {
+    fn plan_set_batch(
+        &mut self,
+        set: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    ) -> Vec<Effect> {
         let stages = self.inventory.sets.merged.config.stages_including(&set);
         self.set_status(
-            format!("Set {set} saved (+{} -{}); it is used by {}.", added.len(), removed.len(), stages.join(", ")),
+            format!(
+                "Set {set} saved (+{} -{}); it is used by {}.",
+                added.len(),
+                removed.len(),
+                stages.join(", ")
+            ),
             false,
         );
         Vec::new()
@@ -492,9 +540,17 @@ impl App {
             }
             EditorOutcome::SaveLabel { cidr, label } => {
                 match self.inventory.sets.save_label(&cidr, &label) {
-                    Ok(path) if label.is_empty() => self.set_status(format!("Label of {cidr} removed in {}.", path.display()), false),
-                    Ok(path) => self.set_status(format!("{cidr} labeled \"{label}\" in {}.", path.display()), false),
-                    Err(error) => self.set_status(format!("Saving the label failed: {error}"), true),
+                    Ok(path) if label.is_empty() => self.set_status(
+                        format!("Label of {cidr} removed in {}.", path.display()),
+                        false,
+                    ),
+                    Ok(path) => self.set_status(
+                        format!("{cidr} labeled \"{label}\" in {}.", path.display()),
+                        false,
+                    ),
+                    Err(error) => {
+                        self.set_status(format!("Saving the label failed: {error}"), true)
+                    }
                 }
                 Vec::new()
             }
@@ -516,18 +572,25 @@ impl App {
                 let mut history = None;
                 if let Screen::Editor(editor) = &mut self.screen {
                     editor.start_run(run_id, from);
-                    history = self
-                        .inventory
-                        .history
-                        .clone()
-                        .map(|store| HistoryRecorder { store, record: editor.save_record() });
+                    history = self.inventory.history.clone().map(|store| HistoryRecorder {
+                        store,
+                        record: editor.save_record(),
+                    });
                 }
-                vec![Effect::RunSave { run_id, steps, from, history }]
+                vec![Effect::RunSave {
+                    run_id,
+                    steps,
+                    from,
+                    history,
+                }]
             }
         }
     }
 
-    fn on_rest_apis_listed(&mut self, result: Result<Vec<RestApiSummary>, AwsError>) -> Vec<Effect> {
+    fn on_rest_apis_listed(
+        &mut self,
+        result: Result<Vec<RestApiSummary>, AwsError>,
+    ) -> Vec<Effect> {
         self.pending_requests = self.pending_requests.saturating_sub(1);
         let summaries = match result {
             Ok(summaries) => summaries,
@@ -540,11 +603,18 @@ impl App {
             .map(|summary| (summary.id.clone(), LiveApi::new(summary)))
             .collect();
         self.refresh_rows();
-        self.set_status(format!("{} REST APIs found.", self.inventory.apis.len()), false);
+        self.set_status(
+            format!("{} REST APIs found.", self.inventory.apis.len()),
+            false,
+        );
 
         let order = self.stage_load_order();
         self.pending_requests += order.len();
-        if order.is_empty() { Vec::new() } else { vec![Effect::ListStages(order)] }
+        if order.is_empty() {
+            Vec::new()
+        } else {
+            vec![Effect::ListStages(order)]
+        }
     }
 
     /// APIs of the project first, then the rest by name, so the first screen fills quickly
@@ -554,7 +624,10 @@ impl App {
         let linked = |api: &LiveApi| {
             self.inventory.project.as_ref().is_some_and(|project| {
                 project.stages.iter().any(|stage| {
-                    stage.deployed.as_ref().is_some_and(|deployed| deployed.rest_api_id == api.summary.id)
+                    stage
+                        .deployed
+                        .as_ref()
+                        .is_some_and(|deployed| deployed.rest_api_id == api.summary.id)
                 })
             })
         };
@@ -578,11 +651,18 @@ impl App {
             AwsErrorKind::Credentials | AwsErrorKind::Unreachable | AwsErrorKind::TimedOut
         );
         if first_listing && offline {
-            self.inventory.connection = Connection::LocalOnly { reason: reason.clone() };
-            self.set_status(format!("Local-only mode: {reason}. Saves write local files only."), true);
+            self.inventory.connection = Connection::LocalOnly {
+                reason: reason.clone(),
+            };
+            self.set_status(
+                format!("Local-only mode: {reason}. Saves write local files only."),
+                true,
+            );
         } else {
             if first_listing {
-                self.inventory.connection = Connection::LocalOnly { reason: reason.clone() };
+                self.inventory.connection = Connection::LocalOnly {
+                    reason: reason.clone(),
+                };
             }
             self.set_status(format!("Listing REST APIs failed: {reason}"), true);
         }
@@ -597,7 +677,10 @@ impl App {
     ) -> Vec<Effect> {
         self.pending_requests = self.pending_requests.saturating_sub(1);
         if !self.inventory.apis.contains_key(&rest_api_id) {
-            tracing::info!(rest_api_id, "dropping stages of a REST API no longer listed");
+            tracing::info!(
+                rest_api_id,
+                "dropping stages of a REST API no longer listed"
+            );
             return Vec::new();
         }
 
@@ -627,7 +710,11 @@ impl App {
         self.pending_requests = self.pending_requests.saturating_sub(1);
         match result {
             Ok(summary) => {
-                let stages = self.inventory.apis.get(&rest_api_id).map(|api| api.stages.clone());
+                let stages = self
+                    .inventory
+                    .apis
+                    .get(&rest_api_id)
+                    .map(|api| api.stages.clone());
                 let mut api = LiveApi::new(summary);
                 if let Some(stages) = stages {
                     api.stages = stages;
@@ -651,7 +738,11 @@ impl App {
         result: Result<Option<String>, StepError>,
     ) -> Vec<Effect> {
         let Screen::Editor(editor) = &mut self.screen else {
-            tracing::info!(run_id, index, "dropping a save result: the editor is closed");
+            tracing::info!(
+                run_id,
+                index,
+                "dropping a save result: the editor is closed"
+            );
             return Vec::new();
         };
         let Some(finished) = editor.on_step_finished(run_id, index, result) else {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::core::cidr::parse_entry;
-use crate::model::edit::{AddOutcome, EditSession, EmptyChoice, SaveBlocker};
-use crate::model::{Inventory, StageRow, has_drift, open_stage, plan_stage_save, save_record};
 use crate::core::access::Decision;
 use crate::core::chalice::PolicyFile;
-use crate::history::PolicyVersion;
+use crate::core::cidr::parse_entry;
 use crate::core::policy::{parse_document, policy_length};
+use crate::history::PolicyVersion;
+use crate::model::edit::{AddOutcome, EditSession, EmptyChoice, SaveBlocker};
+use crate::model::{Inventory, StageRow, has_drift, open_stage, plan_stage_save, save_record};
 use crate::save::{Conflict, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary};
 
 /// Which side wins when the policy file and the live policy differ.
@@ -33,21 +33,36 @@ pub struct EditorContext<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EditorOutcome {
     None,
-    Status { text: String, is_error: bool },
+    Status {
+        text: String,
+        is_error: bool,
+    },
     Help,
     Close,
-    RunSave { steps: Vec<Step>, from: usize },
+    RunSave {
+        steps: Vec<Step>,
+        from: usize,
+    },
     /// Store `label` for the network `cidr` covers in the label file.
-    SaveLabel { cidr: String, label: String },
+    SaveLabel {
+        cidr: String,
+        label: String,
+    },
 }
 
 impl EditorOutcome {
     fn info(text: impl Into<String>) -> EditorOutcome {
-        EditorOutcome::Status { text: text.into(), is_error: false }
+        EditorOutcome::Status {
+            text: text.into(),
+            is_error: false,
+        }
     }
 
     fn error(text: impl Into<String>) -> EditorOutcome {
-        EditorOutcome::Status { text: text.into(), is_error: true }
+        EditorOutcome::Status {
+            text: text.into(),
+            is_error: true,
+        }
     }
 }
 
@@ -71,12 +86,23 @@ pub struct InputState {
 pub enum Prompt {
     /// The last entry was removed: `o` open to everyone, `c` closed to everyone.
     EmptyChoice,
-    ConfirmUnrestricted { ipv6: bool },
+    ConfirmUnrestricted {
+        ipv6: bool,
+    },
     DiscardChanges,
     /// Merge overlapping and adjacent networks: `y` replaces the list with `after`.
-    Aggregate { after: Vec<String>, merged: Vec<(Vec<String>, String)>, length_before: Option<usize>, length_after: Option<usize> },
+    Aggregate {
+        after: Vec<String>,
+        merged: Vec<(Vec<String>, String)>,
+        length_before: Option<usize>,
+        length_after: Option<usize>,
+    },
     /// The save would take away the user's own access: type the stage name to go on.
-    ConfirmLockout { address: IpAddr, reason: String, typed: String },
+    ConfirmLockout {
+        address: IpAddr,
+        reason: String,
+        typed: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +113,11 @@ pub enum PreviewTab {
 }
 
 impl PreviewTab {
-    pub const ALL: [PreviewTab; 3] = [PreviewTab::Policy, PreviewTab::DiffLive, PreviewTab::DiffLocal];
+    pub const ALL: [PreviewTab; 3] = [
+        PreviewTab::Policy,
+        PreviewTab::DiffLive,
+        PreviewTab::DiffLocal,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -132,11 +162,15 @@ impl SaveRun {
     }
 
     pub fn failed_step(&self) -> Option<usize> {
-        self.statuses.iter().position(|status| matches!(status, StepStatus::Failed(_)))
+        self.statuses
+            .iter()
+            .position(|status| matches!(status, StepStatus::Failed(_)))
     }
 
     pub fn is_complete(&self) -> bool {
-        self.statuses.iter().all(|status| matches!(status, StepStatus::Done(_)))
+        self.statuses
+            .iter()
+            .all(|status| matches!(status, StepStatus::Done(_)))
     }
 
     pub fn summary(&self) -> String {
@@ -163,7 +197,10 @@ impl FinishedRun {
                 format!("Save stopped: {error}. Press a to apply your edit on top, Esc to cancel."),
                 true,
             ),
-            Some(error) => (format!("Save stopped: {}. {error}. Press r to retry.", self.summary), true),
+            Some(error) => (
+                format!("Save stopped: {}. {error}. Press r to retry.", self.summary),
+                true,
+            ),
             None => (format!("Saved: {}.", self.summary), false),
         }
     }
@@ -172,13 +209,22 @@ impl FinishedRun {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Preview { tab: PreviewTab, scroll: u16 },
+    Preview {
+        tab: PreviewTab,
+        scroll: u16,
+    },
     Confirm(ConfirmState),
     Progress(SaveRun),
     /// "Test an address": decisions for one address on every stage of the REST API.
-    TestAddress { input: String, results: Option<Result<Vec<(String, Decision, Decision)>, String>> },
+    TestAddress {
+        input: String,
+        results: Option<Result<Vec<(String, Decision, Decision)>, String>>,
+    },
     /// Earlier live policies of this stage, newest first.
-    History { versions: Vec<PolicyVersion>, selected: usize },
+    History {
+        versions: Vec<PolicyVersion>,
+        selected: usize,
+    },
 }
 
 /// The editor screen's state.
@@ -229,7 +275,11 @@ impl EditorState {
 
     /// `path` relative to the project directory when it is inside it.
     pub fn display_path(&self, path: &Path) -> String {
-        match self.project_root.as_deref().and_then(|root| path.strip_prefix(root).ok()) {
+        match self
+            .project_root
+            .as_deref()
+            .and_then(|root| path.strip_prefix(root).ok())
+        {
             Some(relative) => relative.display().to_string(),
             None => path.display().to_string(),
         }
@@ -237,7 +287,11 @@ impl EditorState {
 
     /// The facts history and the audit log keep about this save.
     pub fn save_record(&self) -> SaveRecord {
-        save_record(&self.session, self.deployment_id.clone(), self.history_reason)
+        save_record(
+            &self.session,
+            self.deployment_id.clone(),
+            self.history_reason,
+        )
     }
 
     pub fn is_saving(&self) -> bool {
@@ -258,7 +312,9 @@ impl EditorState {
             Overlay::Confirm(confirm) => self.on_confirm_key(key, confirm, context),
             Overlay::Progress(run) => self.on_progress_key(key, &run, context),
             Overlay::TestAddress { input, .. } => self.on_test_address_key(key, input),
-            Overlay::History { versions, selected } => self.on_history_key(key, versions, selected, context),
+            Overlay::History { versions, selected } => {
+                self.on_history_key(key, versions, selected, context)
+            }
         }
     }
 
@@ -276,15 +332,23 @@ impl EditorState {
                 EditorOutcome::None
             }
             KeyCode::Char('a') | KeyCode::Char('i') | KeyCode::Char('o') => {
-                self.input = Some(InputState { mode: InputMode::Add, text: String::new() });
+                self.input = Some(InputState {
+                    mode: InputMode::Add,
+                    text: String::new(),
+                });
                 EditorOutcome::None
             }
             KeyCode::Enter | KeyCode::Char('e') if count > 0 => {
                 let text = self.session.entries[self.selected].clone();
-                self.input = Some(InputState { mode: InputMode::Edit(self.selected), text });
+                self.input = Some(InputState {
+                    mode: InputMode::Edit(self.selected),
+                    text,
+                });
                 EditorOutcome::None
             }
-            KeyCode::Char('d') | KeyCode::Char('x') | KeyCode::Delete if count > 0 => self.delete_selected(),
+            KeyCode::Char('d') | KeyCode::Char('x') | KeyCode::Delete if count > 0 => {
+                self.delete_selected()
+            }
             KeyCode::Char('u') => match self.session.undo() {
                 true => {
                     self.clamp_selection();
@@ -297,7 +361,10 @@ impl EditorState {
                 None => EditorOutcome::info("This entry has no host bits set."),
             },
             KeyCode::Char('p') => {
-                self.overlay = Overlay::Preview { tab: PreviewTab::Policy, scroll: 0 };
+                self.overlay = Overlay::Preview {
+                    tab: PreviewTab::Policy,
+                    scroll: 0,
+                };
                 EditorOutcome::None
             }
             KeyCode::Char('t') => self.toggle_shared(),
@@ -305,12 +372,23 @@ impl EditorState {
             KeyCode::Char('A') => self.offer_aggregation(),
             KeyCode::Char('l') if count > 0 => {
                 let cidr = &self.session.entries[self.selected];
-                let text = context.inventory.sets.label_for(cidr).unwrap_or_default().to_string();
-                self.input = Some(InputState { mode: InputMode::Label(self.selected), text });
+                let text = context
+                    .inventory
+                    .sets
+                    .label_for(cidr)
+                    .unwrap_or_default()
+                    .to_string();
+                self.input = Some(InputState {
+                    mode: InputMode::Label(self.selected),
+                    text,
+                });
                 EditorOutcome::None
             }
             KeyCode::Char('T') => {
-                self.overlay = Overlay::TestAddress { input: String::new(), results: None };
+                self.overlay = Overlay::TestAddress {
+                    input: String::new(),
+                    results: None,
+                };
                 EditorOutcome::None
             }
             KeyCode::Char('H') => self.open_history(context),
@@ -325,14 +403,20 @@ impl EditorState {
     fn offer_aggregation(&mut self) -> EditorOutcome {
         let aggregation = match crate::core::aggregate::aggregate(&self.session.entries) {
             Ok(aggregation) => aggregation,
-            Err(error) => return EditorOutcome::error(format!("Fix the invalid entry first: {error}")),
+            Err(error) => {
+                return EditorOutcome::error(format!("Fix the invalid entry first: {error}"));
+            }
         };
         if aggregation.merged.is_empty() && aggregation.removed_count == 0 {
             return EditorOutcome::info("No networks overlap or touch: nothing to merge.");
         }
 
         let length_of = |session: &crate::model::edit::EditSession| {
-            session.proposed_document().ok().flatten().map(|document| policy_length(&document))
+            session
+                .proposed_document()
+                .ok()
+                .flatten()
+                .map(|document| policy_length(&document))
         };
         let length_before = length_of(&self.session);
         let mut merged_session = self.session.clone();
@@ -351,15 +435,22 @@ impl EditorState {
     /// Adds the user's public address; when it is unknown, opens the input so it can be typed.
     fn add_my_address(&mut self, my_ip: Option<IpAddr>) -> EditorOutcome {
         let Some(address) = my_ip else {
-            self.input = Some(InputState { mode: InputMode::Add, text: String::new() });
-            return EditorOutcome::info("Your public address is unknown (see the header); type it.");
+            self.input = Some(InputState {
+                mode: InputMode::Add,
+                text: String::new(),
+            });
+            return EditorOutcome::info(
+                "Your public address is unknown (see the header); type it.",
+            );
         };
         match self.session.add(&address.to_string()) {
             Ok(AddOutcome::Added(entry)) => {
                 self.selected = self.session.entries.len() - 1;
                 EditorOutcome::info(format!("Added your address {entry}."))
             }
-            Ok(AddOutcome::AlreadyPresent(entry)) => EditorOutcome::info(format!("Your address {entry} is already listed.")),
+            Ok(AddOutcome::AlreadyPresent(entry)) => {
+                EditorOutcome::info(format!("Your address {entry} is already listed."))
+            }
             Err(error) => EditorOutcome::error(error.to_string()),
         }
     }
@@ -371,9 +462,15 @@ impl EditorState {
         }
         self.session.apply_to_shared = !self.session.apply_to_shared;
         if self.session.apply_to_shared {
-            EditorOutcome::info(format!("The edit applies to stage(s) {} as well.", shared.join(", ")))
+            EditorOutcome::info(format!(
+                "The edit applies to stage(s) {} as well.",
+                shared.join(", ")
+            ))
         } else {
-            EditorOutcome::info(format!("Stage {} gets its own statement.", self.session.target.stage))
+            EditorOutcome::info(format!(
+                "Stage {} gets its own statement.",
+                self.session.target.stage
+            ))
         }
     }
 
@@ -390,14 +487,18 @@ impl EditorState {
             return EditorOutcome::None;
         };
         self.clamp_selection();
-        if self.session.entries.is_empty() && self.session.save_blocker() == Some(SaveBlocker::EmptyChoiceNeeded) {
+        if self.session.entries.is_empty()
+            && self.session.save_blocker() == Some(SaveBlocker::EmptyChoiceNeeded)
+        {
             self.prompt = Some(Prompt::EmptyChoice);
         }
         EditorOutcome::info(format!("Removed {removed}. Press u to undo."))
     }
 
     fn clamp_selection(&mut self) {
-        self.selected = self.selected.min(self.session.entries.len().saturating_sub(1));
+        self.selected = self
+            .selected
+            .min(self.session.entries.len().saturating_sub(1));
     }
 
     fn on_input_key(&mut self, key: KeyEvent) -> EditorOutcome {
@@ -433,7 +534,10 @@ impl EditorState {
                     return EditorOutcome::None;
                 };
                 self.input = None;
-                return EditorOutcome::SaveLabel { cidr, label: input.text.trim().to_string() };
+                return EditorOutcome::SaveLabel {
+                    cidr,
+                    label: input.text.trim().to_string(),
+                };
             }
             InputMode::Add => self.session.add(&input.text).map(|outcome| match outcome {
                 AddOutcome::Added(entry) => {
@@ -442,9 +546,10 @@ impl EditorState {
                 }
                 AddOutcome::AlreadyPresent(entry) => format!("{entry} is already in the list."),
             }),
-            InputMode::Edit(index) => {
-                self.session.replace(index, &input.text).map(|entry| format!("Entry changed to {entry}."))
-            }
+            InputMode::Edit(index) => self
+                .session
+                .replace(index, &input.text)
+                .map(|entry| format!("Entry changed to {entry}.")),
         };
 
         match result {
@@ -459,7 +564,12 @@ impl EditorState {
     }
 
     fn host_bits_hint(&self) -> String {
-        match self.session.entries.get(self.selected).and_then(|text| parse_entry(text).ok()) {
+        match self
+            .session
+            .entries
+            .get(self.selected)
+            .and_then(|text| parse_entry(text).ok())
+        {
             Some(entry) if entry.has_host_bits() => format!(
                 " It really covers {}; press n to normalise it.",
                 entry.covered_network()
@@ -468,16 +578,27 @@ impl EditorState {
         }
     }
 
-    fn on_prompt_key(&mut self, prompt: Prompt, key: KeyEvent, context: &EditorContext) -> EditorOutcome {
+    fn on_prompt_key(
+        &mut self,
+        prompt: Prompt,
+        key: KeyEvent,
+        context: &EditorContext,
+    ) -> EditorOutcome {
         self.prompt = None;
         match (prompt, key.code) {
             (Prompt::EmptyChoice, KeyCode::Char('o')) => {
                 self.session.set_empty_choice(EmptyChoice::Open);
-                EditorOutcome::info(format!("Stage {} will be open to everyone.", self.session.target.stage))
+                EditorOutcome::info(format!(
+                    "Stage {} will be open to everyone.",
+                    self.session.target.stage
+                ))
             }
             (Prompt::EmptyChoice, KeyCode::Char('c')) => {
                 self.session.set_empty_choice(EmptyChoice::Closed);
-                EditorOutcome::info(format!("Stage {} will be closed to everyone.", self.session.target.stage))
+                EditorOutcome::info(format!(
+                    "Stage {} will be closed to everyone.",
+                    self.session.target.stage
+                ))
             }
             (Prompt::EmptyChoice, _) => {
                 self.session.undo();
@@ -494,28 +615,54 @@ impl EditorState {
                 self.clamp_selection();
                 EditorOutcome::info(format!("Merged into {count} entries; u undoes it."))
             }
-            (Prompt::ConfirmLockout { address, reason, mut typed }, code) => match code {
+            (
+                Prompt::ConfirmLockout {
+                    address,
+                    reason,
+                    mut typed,
+                },
+                code,
+            ) => match code {
                 KeyCode::Enter if self.lockout_names().contains(&typed.trim()) => {
                     self.lockout_confirmed = true;
                     self.begin_save(context)
                 }
                 KeyCode::Enter => {
-                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
-                    EditorOutcome::error(format!("Type {} exactly, or Esc to cancel.", self.lockout_names()[0]))
+                    self.prompt = Some(Prompt::ConfirmLockout {
+                        address,
+                        reason,
+                        typed,
+                    });
+                    EditorOutcome::error(format!(
+                        "Type {} exactly, or Esc to cancel.",
+                        self.lockout_names()[0]
+                    ))
                 }
                 KeyCode::Esc => EditorOutcome::info("Save cancelled; nothing was written."),
                 KeyCode::Backspace => {
                     typed.pop();
-                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    self.prompt = Some(Prompt::ConfirmLockout {
+                        address,
+                        reason,
+                        typed,
+                    });
                     EditorOutcome::None
                 }
                 KeyCode::Char(character) => {
                     typed.push(character);
-                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    self.prompt = Some(Prompt::ConfirmLockout {
+                        address,
+                        reason,
+                        typed,
+                    });
                     EditorOutcome::None
                 }
                 _ => {
-                    self.prompt = Some(Prompt::ConfirmLockout { address, reason, typed });
+                    self.prompt = Some(Prompt::ConfirmLockout {
+                        address,
+                        reason,
+                        typed,
+                    });
                     EditorOutcome::None
                 }
             },
@@ -528,7 +675,10 @@ impl EditorState {
         let target = &self.session.target;
         match (&target.chalice_stage, &target.rest_api_id) {
             (Some(chalice_stage), _) => Some(chalice_stage.clone()),
-            (None, Some(rest_api_id)) => Some(crate::core::sets::live_stage_key(rest_api_id, &target.stage)),
+            (None, Some(rest_api_id)) => Some(crate::core::sets::live_stage_key(
+                rest_api_id,
+                &target.stage,
+            )),
             (None, None) => None,
         }
     }
@@ -536,7 +686,12 @@ impl EditorState {
     /// Names that confirm a lockout: the Chalice stage name first, then the API Gateway stage.
     pub fn lockout_names(&self) -> Vec<&str> {
         let target = &self.session.target;
-        target.chalice_stage.iter().map(String::as_str).chain([target.stage.as_str()]).collect()
+        target
+            .chalice_stage
+            .iter()
+            .map(String::as_str)
+            .chain([target.stage.as_str()])
+            .collect()
     }
 
     fn on_test_address_key(&mut self, key: KeyEvent, mut input: String) -> EditorOutcome {
@@ -554,28 +709,45 @@ impl EditorState {
                     Ok(address) => Ok(self.session.test_address(address)),
                     Err(_) => Err(format!("'{}' is not an IPv4 or IPv6 address", input.trim())),
                 };
-                self.overlay = Overlay::TestAddress { input, results: Some(results) };
+                self.overlay = Overlay::TestAddress {
+                    input,
+                    results: Some(results),
+                };
                 return EditorOutcome::None;
             }
             _ => {}
         }
-        self.overlay = Overlay::TestAddress { input, results: None };
+        self.overlay = Overlay::TestAddress {
+            input,
+            results: None,
+        };
         EditorOutcome::None
     }
 
     fn open_history(&mut self, context: &EditorContext) -> EditorOutcome {
         let Some(store) = &context.inventory.history else {
-            return EditorOutcome::error("No data directory, so there is no history. Set IPGATE_DATA_DIR.");
+            return EditorOutcome::error(
+                "No data directory, so there is no history. Set IPGATE_DATA_DIR.",
+            );
         };
         let Some(rest_api_id) = &self.session.target.rest_api_id else {
-            return EditorOutcome::info("This stage has no REST API yet, so it has no live history.");
+            return EditorOutcome::info(
+                "This stage has no REST API yet, so it has no live history.",
+            );
         };
-        match store.versions(self.session.target.api.region.as_deref(), rest_api_id, &self.session.target.stage) {
-            Ok(versions) if versions.is_empty() => {
-                EditorOutcome::info("No earlier versions yet: ipgate records one before each live write.")
-            }
+        match store.versions(
+            self.session.target.api.region.as_deref(),
+            rest_api_id,
+            &self.session.target.stage,
+        ) {
+            Ok(versions) if versions.is_empty() => EditorOutcome::info(
+                "No earlier versions yet: ipgate records one before each live write.",
+            ),
             Ok(versions) => {
-                self.overlay = Overlay::History { versions, selected: 0 };
+                self.overlay = Overlay::History {
+                    versions,
+                    selected: 0,
+                };
                 EditorOutcome::None
             }
             Err(error) => EditorOutcome::error(format!("Reading the history failed: {error}")),
@@ -593,10 +765,16 @@ impl EditorState {
         match key.code {
             KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
             KeyCode::Down | KeyCode::Char('j') => {
-                self.overlay = Overlay::History { versions, selected: (selected + 1).min(last) }
+                self.overlay = Overlay::History {
+                    versions,
+                    selected: (selected + 1).min(last),
+                }
             }
             KeyCode::Up | KeyCode::Char('k') => {
-                self.overlay = Overlay::History { versions, selected: selected.saturating_sub(1) }
+                self.overlay = Overlay::History {
+                    versions,
+                    selected: selected.saturating_sub(1),
+                }
             }
             KeyCode::Enter | KeyCode::Char('r') => {
                 let Some(version) = versions.get(selected) else {
@@ -613,10 +791,15 @@ impl EditorState {
     fn roll_back(&mut self, version: &PolicyVersion, context: &EditorContext) -> EditorOutcome {
         let document = match version.policy.as_deref().map(parse_document).transpose() {
             Ok(document) => document,
-            Err(error) => return EditorOutcome::error(format!("That version cannot be read: {error}")),
+            Err(error) => {
+                return EditorOutcome::error(format!("That version cannot be read: {error}"));
+            }
         };
         let when = crate::ui::view::format_time(version.recorded_at);
-        if let Err(error) = self.session.reset_to(document, format!("rollback to the version of {when} UTC")) {
+        if let Err(error) = self
+            .session
+            .reset_to(document, format!("rollback to the version of {when} UTC"))
+        {
             return EditorOutcome::error(format!("Cannot roll back: {error}"));
         }
         self.history_reason = "before rollback";
@@ -631,10 +814,17 @@ impl EditorState {
             return EditorOutcome::info("The policy file and the live policy already agree.");
         }
         let (document, description) = match side {
-            DriftSide::TakeLive => (self.session.live.clone(), "take the live policy into the file"),
-            DriftSide::PushFile => {
-                (self.session.local.as_ref().map(|file| file.document.clone()), "push the policy file live")
-            }
+            DriftSide::TakeLive => (
+                self.session.live.clone(),
+                "take the live policy into the file",
+            ),
+            DriftSide::PushFile => (
+                self.session
+                    .local
+                    .as_ref()
+                    .map(|file| file.document.clone()),
+                "push the policy file live",
+            ),
         };
         if let Err(error) = self.session.reset_to(document, description.to_string()) {
             return EditorOutcome::error(format!("Cannot {description}: {error}"));
@@ -648,7 +838,13 @@ impl EditorState {
         has_drift(&self.session, self.online)
     }
 
-    fn on_preview_key(&mut self, key: KeyEvent, tab: PreviewTab, scroll: u16, context: &EditorContext) -> EditorOutcome {
+    fn on_preview_key(
+        &mut self,
+        key: KeyEvent,
+        tab: PreviewTab,
+        scroll: u16,
+        context: &EditorContext,
+    ) -> EditorOutcome {
         let mut set = |tab, scroll| self.overlay = Overlay::Preview { tab, scroll };
         match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('p') => self.overlay = Overlay::None,
@@ -670,7 +866,9 @@ impl EditorState {
     /// Checks what blocks a save, asks what must be asked, then shows the plan.
     pub fn begin_save(&mut self, context: &EditorContext) -> EditorOutcome {
         if context.read_only {
-            return EditorOutcome::error("Read-only mode (--read-only): nothing is written. Restart without it to save.");
+            return EditorOutcome::error(
+                "Read-only mode (--read-only): nothing is written. Restart without it to save.",
+            );
         }
         match self.session.save_blocker() {
             Some(SaveBlocker::InvalidEntry { index, error }) => {
@@ -689,14 +887,18 @@ impl EditorState {
                 return EditorOutcome::None;
             }
             Some(SaveBlocker::TooLong { length, max }) => {
-                let error = format!("Cannot save: the policy is {length} characters; API Gateway accepts at most {max}.");
+                let error = format!(
+                    "Cannot save: the policy is {length} characters; API Gateway accepts at most {max}."
+                );
                 // Over the size quota, merging networks is the first thing to try.
                 if self.offer_aggregation() == EditorOutcome::None {
                     return EditorOutcome::error(format!("{error} Merging networks may help:"));
                 }
                 return EditorOutcome::error(format!("{error} Remove entries to save."));
             }
-            Some(SaveBlocker::Policy(error)) => return EditorOutcome::error(format!("Cannot save: {error}")),
+            Some(SaveBlocker::Policy(error)) => {
+                return EditorOutcome::error(format!("Cannot save: {error}"));
+            }
             None => {}
         }
 
@@ -704,7 +906,11 @@ impl EditorState {
             && !self.lockout_confirmed
             && let Some((_, after)) = self.session.lockout(address)
         {
-            self.prompt = Some(Prompt::ConfirmLockout { address, reason: after.reason, typed: String::new() });
+            self.prompt = Some(Prompt::ConfirmLockout {
+                address,
+                reason: after.reason,
+                typed: String::new(),
+            });
             return EditorOutcome::None;
         }
 
@@ -716,7 +922,12 @@ impl EditorState {
             ),
             Ok(plan) => {
                 let warnings = self.warnings.clone();
-                self.overlay = Overlay::Confirm(ConfirmState { plan, own_file, shared_with, warnings });
+                self.overlay = Overlay::Confirm(ConfirmState {
+                    plan,
+                    own_file,
+                    shared_with,
+                    warnings,
+                });
                 EditorOutcome::None
             }
             Err(error) => EditorOutcome::error(format!("Cannot save: {error}")),
@@ -731,25 +942,47 @@ impl EditorState {
     }
 
     fn plan(&self, inventory: &Inventory, own_file: bool) -> Result<SavePlan, String> {
-        plan_stage_save(&self.session, inventory, self.online, self.connected, own_file)
+        plan_stage_save(
+            &self.session,
+            inventory,
+            self.online,
+            self.connected,
+            own_file,
+        )
     }
 
-    fn on_confirm_key(&mut self, key: KeyEvent, confirm: ConfirmState, context: &EditorContext) -> EditorOutcome {
+    fn on_confirm_key(
+        &mut self,
+        key: KeyEvent,
+        confirm: ConfirmState,
+        context: &EditorContext,
+    ) -> EditorOutcome {
         match key.code {
             KeyCode::Char('y') => {
                 let steps = confirm.plan.steps.clone();
                 let statuses = vec![StepStatus::Pending; steps.len()];
-                self.overlay = Overlay::Progress(SaveRun { plan: confirm.plan, statuses, run_id: 0, conflict: None });
+                self.overlay = Overlay::Progress(SaveRun {
+                    plan: confirm.plan,
+                    statuses,
+                    run_id: 0,
+                    conflict: None,
+                });
                 EditorOutcome::RunSave { steps, from: 0 }
             }
             KeyCode::Char('o') if !confirm.shared_with.is_empty() => {
                 let own_file = !confirm.own_file;
                 match self.plan(context.inventory, own_file) {
                     Ok(plan) => {
-                        self.overlay = Overlay::Confirm(ConfirmState { plan, own_file, ..confirm });
+                        self.overlay = Overlay::Confirm(ConfirmState {
+                            plan,
+                            own_file,
+                            ..confirm
+                        });
                         EditorOutcome::None
                     }
-                    Err(error) => EditorOutcome::error(format!("Cannot plan a separate file: {error}")),
+                    Err(error) => {
+                        EditorOutcome::error(format!("Cannot plan a separate file: {error}"))
+                    }
                 }
             }
             _ => {
@@ -759,7 +992,12 @@ impl EditorState {
         }
     }
 
-    fn on_progress_key(&mut self, key: KeyEvent, run: &SaveRun, context: &EditorContext) -> EditorOutcome {
+    fn on_progress_key(
+        &mut self,
+        key: KeyEvent,
+        run: &SaveRun,
+        context: &EditorContext,
+    ) -> EditorOutcome {
         if run.is_running() {
             return EditorOutcome::info("A save is running; wait for it to finish.");
         }
@@ -776,10 +1014,15 @@ impl EditorState {
         if let Some(failed) = run.failed_step()
             && key.code == KeyCode::Char('r')
         {
-            return EditorOutcome::RunSave { steps: run.plan.steps.clone(), from: failed };
+            return EditorOutcome::RunSave {
+                steps: run.plan.steps.clone(),
+                from: failed,
+            };
         }
         match key.code {
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') if run.is_complete() => EditorOutcome::Close,
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') if run.is_complete() => {
+                EditorOutcome::Close
+            }
             KeyCode::Esc | KeyCode::Char('q') => {
                 self.overlay = Overlay::None;
                 EditorOutcome::None
@@ -793,12 +1036,18 @@ impl EditorState {
         let rebased = match conflict {
             Conflict::LivePolicy { current, .. } => {
                 self.session.live = current.clone();
-                self.session.rebase(current.clone()).map_err(|error| error.to_string())
+                self.session
+                    .rebase(current.clone())
+                    .map_err(|error| error.to_string())
             }
             Conflict::LocalFile { path, current } => {
                 let file = match current {
                     Some(text) => match parse_document(text) {
-                        Ok(document) => Some(PolicyFile { path: path.clone(), text: text.clone(), document }),
+                        Ok(document) => Some(PolicyFile {
+                            path: path.clone(),
+                            text: text.clone(),
+                            document,
+                        }),
                         Err(error) => {
                             return EditorOutcome::error(format!(
                                 "{} on disk is not a valid policy: {error}. Fix it, then edit again.",
@@ -808,7 +1057,10 @@ impl EditorState {
                     },
                     None => None,
                 };
-                let base = file.as_ref().map(|file| file.document.clone()).or_else(|| self.session.live.clone());
+                let base = file
+                    .as_ref()
+                    .map(|file| file.document.clone())
+                    .or_else(|| self.session.live.clone());
                 self.session.local = file;
                 self.session.rebase(base).map_err(|error| error.to_string())
             }
@@ -872,7 +1124,11 @@ impl EditorState {
             && let Some(Step::WritePolicyFile { path, contents, .. }) = run.plan.steps.get(index)
             && let Ok(document) = parse_document(contents)
         {
-            self.session.local = Some(PolicyFile { path: path.clone(), text: contents.clone(), document });
+            self.session.local = Some(PolicyFile {
+                path: path.clone(),
+                text: contents.clone(),
+                document,
+            });
             self.session.local_path = Some(path.clone());
         }
         run.statuses[index] = match result {
@@ -891,14 +1147,20 @@ impl EditorState {
             .iter()
             .zip(&run.statuses)
             .any(|(step, status)| !step.is_remote() && matches!(status, StepStatus::Done(_)));
-        let touched_rest_api = run.plan.steps.iter().zip(&run.statuses).find_map(|(step, status)| match step {
-            Step::UpdatePolicy { rest_api_id, .. } | Step::CreateDeployment { rest_api_id, .. }
-                if matches!(status, StepStatus::Done(_)) =>
-            {
-                Some(rest_api_id.clone())
-            }
-            _ => None,
-        });
+        let touched_rest_api =
+            run.plan
+                .steps
+                .iter()
+                .zip(&run.statuses)
+                .find_map(|(step, status)| match step {
+                    Step::UpdatePolicy { rest_api_id, .. }
+                    | Step::CreateDeployment { rest_api_id, .. }
+                        if matches!(status, StepStatus::Done(_)) =>
+                    {
+                        Some(rest_api_id.clone())
+                    }
+                    _ => None,
+                });
 
         if error.is_none() {
             self.saved = true;

@@ -18,9 +18,17 @@ const HOME: &[KeyHelp] = &[
     ("?", "help"),
 ];
 
-const SWITCH: &[KeyHelp] = &[("Tab", "profile or region"), ("Enter", "connect"), ("Esc", "cancel")];
+const SWITCH: &[KeyHelp] = &[
+    ("Tab", "profile or region"),
+    ("Enter", "connect"),
+    ("Esc", "cancel"),
+];
 
-const FILTER: &[KeyHelp] = &[("type", "filter rows"), ("Enter", "keep filter"), ("Esc", "clear filter")];
+const FILTER: &[KeyHelp] = &[
+    ("type", "filter rows"),
+    ("Enter", "keep filter"),
+    ("Esc", "clear filter"),
+];
 
 const EDITOR: &[KeyHelp] = &[
     ("a", "add"),
@@ -34,7 +42,10 @@ const EDITOR: &[KeyHelp] = &[
     ("m", "add my public address"),
     ("l", "label the entry"),
     ("A", "merge overlapping and adjacent networks"),
-    ("t", "edit only this stage / every stage its statement covers"),
+    (
+        "t",
+        "edit only this stage / every stage its statement covers",
+    ),
     ("T", "test an address against every stage"),
     ("H", "history of live policies; Enter rolls back"),
     ("L", "drift: take the live policy into the file"),
@@ -43,7 +54,11 @@ const EDITOR: &[KeyHelp] = &[
     ("?", "help"),
 ];
 
-const INPUT: &[KeyHelp] = &[("Enter", "accept"), ("Esc", "cancel"), ("Backspace", "delete character")];
+const INPUT: &[KeyHelp] = &[
+    ("Enter", "accept"),
+    ("Esc", "cancel"),
+    ("Backspace", "delete character"),
+];
 
 const PREVIEW: &[KeyHelp] = &[
     ("1/2/3 Tab", "switch tab"),
@@ -52,27 +67,60 @@ const PREVIEW: &[KeyHelp] = &[
     ("Esc/p", "back to editor"),
 ];
 
-const CONFIRM: &[KeyHelp] = &[("y", "run these steps"), ("o", "own file on/off (shared files)"), ("any other key", "cancel")];
+const CONFIRM: &[KeyHelp] = &[
+    ("y", "run these steps"),
+    ("o", "own file on/off (shared files)"),
+    ("any other key", "cancel"),
+];
 
 const PROGRESS_RUNNING: &[KeyHelp] = &[("Ctrl-C", "quit after asking")];
-const PROGRESS_FAILED: &[KeyHelp] = &[("r", "retry from the failed step"), ("Esc", "back to the editor")];
-const PROGRESS_CONFLICT: &[KeyHelp] =
-    &[("a", "apply your edit on top of the current version"), ("Esc", "back to the editor")];
+const PROGRESS_FAILED: &[KeyHelp] = &[
+    ("r", "retry from the failed step"),
+    ("Esc", "back to the editor"),
+];
+const PROGRESS_CONFLICT: &[KeyHelp] = &[
+    ("a", "apply your edit on top of the current version"),
+    ("Esc", "back to the editor"),
+];
 const PROGRESS_DONE: &[KeyHelp] = &[("Enter/Esc", "back to the stage list")];
 
-const EMPTY_CHOICE: &[KeyHelp] = &[("o", "open to everyone"), ("c", "closed to everyone"), ("Esc", "undo the removal")];
+const EMPTY_CHOICE: &[KeyHelp] = &[
+    ("o", "open to everyone"),
+    ("c", "closed to everyone"),
+    ("Esc", "undo the removal"),
+];
 
 const CONFIRM_PROMPT: &[KeyHelp] = &[("y", "yes"), ("any other key", "no")];
 
-const TEST_ADDRESS: &[KeyHelp] = &[("type", "an IPv4 or IPv6 address"), ("Enter", "test it"), ("Esc", "back")];
+const TEST_ADDRESS: &[KeyHelp] = &[
+    ("type", "an IPv4 or IPv6 address"),
+    ("Enter", "test it"),
+    ("Esc", "back"),
+];
 
-const HISTORY: &[KeyHelp] = &[("j/k ↑/↓", "choose a version"), ("Enter", "roll back to it (asks first)"), ("Esc", "back")];
+const HISTORY: &[KeyHelp] = &[
+    ("j/k ↑/↓", "choose a version"),
+    ("Enter", "roll back to it (asks first)"),
+    ("Esc", "back"),
+];
 
-const LOCKOUT: &[KeyHelp] = &[("type", "the stage name"), ("Enter", "save anyway"), ("Esc", "cancel")];
+const LOCKOUT: &[KeyHelp] = &[
+    ("type", "the stage name"),
+    ("Enter", "save anyway"),
+    ("Esc", "cancel"),
+];
 
-const GLOBAL: &[KeyHelp] = &[("Ctrl-C", "quit (asks first when edits are unsaved)"), ("?", "help for this view")];
+const GLOBAL: &[KeyHelp] = &[
+    ("Ctrl-C", "quit (asks first when edits are unsaved)"),
+    ("?", "help for this view"),
+];
 
-const SETS_LIST: &[KeyHelp] = &[("Enter", "edit set"), ("n", "new set"), ("Esc", "back"), ("j/k ↑/↓", "move")];
+const SETS_LIST: &[KeyHelp] = &[
+    ("Enter", "edit set"),
+    ("n", "new set"),
+    ("Esc", "back"),
+    ("j/k ↑/↓", "move"),
+];
 
 const SET_EDITOR: &[KeyHelp] = &[
     ("a", "add network"),

@@ -11,14 +11,24 @@ pub enum Message {
     /// Animation tick for the spinner.
     Tick,
     RestApisListed(Result<Vec<RestApiSummary>, AwsError>),
-    StagesListed { rest_api_id: String, result: Result<Vec<StageSummary>, AwsError> },
-    RestApiRefreshed { rest_api_id: String, result: Result<RestApiSummary, AwsError> },
+    StagesListed {
+        rest_api_id: String,
+        result: Result<Vec<StageSummary>, AwsError>,
+    },
+    RestApiRefreshed {
+        rest_api_id: String,
+        result: Result<RestApiSummary, AwsError>,
+    },
     MyIpFound(Result<std::net::IpAddr, String>),
     /// A new gateway for the profile and region the user switched to.
     Reconnected(crate::aws::Gateway),
     /// An AWS call waits before its next attempt (throttling, a passing fault, or pacing).
     AwsWaiting(crate::aws::AwsWait),
-    SaveStepFinished { run_id: u64, index: usize, result: Result<Option<String>, StepError> },
+    SaveStepFinished {
+        run_id: u64,
+        index: usize,
+        result: Result<Option<String>, StepError>,
+    },
 }
 
 /// Work the app asks the runtime to do.
@@ -35,6 +45,11 @@ pub enum Effect {
     Reconnect(crate::aws::AwsOptions),
     /// Run `steps[from..]` in order, stopping at the first failure, recording history before a
     /// live write and an audit line at the end.
-    RunSave { run_id: u64, steps: Vec<Step>, from: usize, history: Option<HistoryRecorder> },
+    RunSave {
+        run_id: u64,
+        steps: Vec<Step>,
+        from: usize,
+        history: Option<HistoryRecorder>,
+    },
     Quit,
 }

@@ -196,8 +196,20 @@ impl Executor {
                     let _ = sender.send(Message::Reconnected(gateway));
                 });
             }
-            Effect::RunSave { run_id, steps, from, history } => {
-                tokio::spawn(run_save(self.gateway.clone(), self.sender.clone(), run_id, steps, from, history));
+            Effect::RunSave {
+                run_id,
+                steps,
+                from,
+                history,
+            } => {
+                tokio::spawn(run_save(
+                    self.gateway.clone(),
+                    self.sender.clone(),
+                    run_id,
+                    steps,
+                    from,
+                    history,
+                ));
             }
             Effect::ListRestApis => self.spawn_aws(|gateway| async move {
                 Message::RestApisListed(gateway.list_rest_apis().await)
@@ -205,13 +217,18 @@ impl Executor {
             Effect::FindMyIp(source) => {
                 let sender = self.sender.clone();
                 tokio::spawn(async move {
-                    let result = find_my_ip(&source, MY_IP_TIMEOUT).await.map_err(|error| error.to_string());
+                    let result = find_my_ip(&source, MY_IP_TIMEOUT)
+                        .await
+                        .map_err(|error| error.to_string());
                     let _ = sender.send(Message::MyIpFound(result));
                 });
             }
             Effect::RefreshRestApi(rest_api_id) => self.spawn_aws(|gateway| async move {
                 let result = gateway.get_rest_api(&rest_api_id).await;
-                Message::RestApiRefreshed { rest_api_id, result }
+                Message::RestApiRefreshed {
+                    rest_api_id,
+                    result,
+                }
             }),
             Effect::ListStages(rest_api_ids) => {
                 self.lock_queue().extend(rest_api_ids);
@@ -232,7 +249,9 @@ impl Executor {
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
         // A worker never panics while holding the lock, so a poisoned lock still has valid data.
-        self.stage_queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.stage_queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn spawn_aws<F, Fut>(&mut self, work: F)
@@ -266,13 +285,22 @@ async fn list_stages_worker(
     ready: Arc<Notify>,
 ) {
     loop {
-        let next = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop_front();
+        let next = queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop_front();
         let Some(rest_api_id) = next else {
             ready.notified().await;
             continue;
         };
         let result = gateway.get_stages(&rest_api_id).await;
-        if sender.send(Message::StagesListed { rest_api_id, result }).is_err() {
+        if sender
+            .send(Message::StagesListed {
+                rest_api_id,
+                result,
+            })
+            .is_err()
+        {
             return;
         }
     }
@@ -287,7 +315,11 @@ async fn run_save(
     history: Option<HistoryRecorder>,
 ) {
     let on_step = |index, result| {
-        let message = Message::SaveStepFinished { run_id, index, result };
+        let message = Message::SaveStepFinished {
+            run_id,
+            index,
+            result,
+        };
         sender.send(message).is_ok()
     };
     execute_steps(&steps, from, gateway.as_ref(), history.as_ref(), on_step)

@@ -10,19 +10,32 @@ use crate::model::Inventory;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetsOutcome {
     None,
-    Status { text: String, is_error: bool },
+    Status {
+        text: String,
+        is_error: bool,
+    },
     Close,
     /// The set was saved with this change; plan and confirm the batch that applies it.
-    Apply { set: String, added: Vec<String>, removed: Vec<String> },
+    Apply {
+        set: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 impl SetsOutcome {
     fn info(text: impl Into<String>) -> SetsOutcome {
-        SetsOutcome::Status { text: text.into(), is_error: false }
+        SetsOutcome::Status {
+            text: text.into(),
+            is_error: false,
+        }
     }
 
     fn error(text: impl Into<String>) -> SetsOutcome {
-        SetsOutcome::Status { text: text.into(), is_error: true }
+        SetsOutcome::Status {
+            text: text.into(),
+            is_error: true,
+        }
     }
 }
 
@@ -61,8 +74,16 @@ impl SetEditor {
                 .collect()
         };
         let (before, after) = (canonical(&self.original), canonical(&self.entries));
-        let added = after.iter().filter(|entry| !before.contains(entry)).cloned().collect();
-        let removed = before.iter().filter(|entry| !after.contains(entry)).cloned().collect();
+        let added = after
+            .iter()
+            .filter(|entry| !before.contains(entry))
+            .cloned()
+            .collect();
+        let removed = before
+            .iter()
+            .filter(|entry| !after.contains(entry))
+            .cloned()
+            .collect();
         (added, removed)
     }
 }
@@ -113,7 +134,12 @@ impl SetsScreen {
         }
     }
 
-    fn on_editor_key(&mut self, key: KeyEvent, mut editor: SetEditor, inventory: &mut Inventory) -> SetsOutcome {
+    fn on_editor_key(
+        &mut self,
+        key: KeyEvent,
+        mut editor: SetEditor,
+        inventory: &mut Inventory,
+    ) -> SetsOutcome {
         let count = editor.entries.len();
         let outcome = match key.code {
             KeyCode::Esc | KeyCode::Char('q') if editor.is_dirty() => {
@@ -134,14 +160,20 @@ impl SetsScreen {
                 SetsOutcome::None
             }
             KeyCode::Char('l') if count > 0 => {
-                let label = editor.entries[editor.selected].label.clone().unwrap_or_default();
+                let label = editor.entries[editor.selected]
+                    .label
+                    .clone()
+                    .unwrap_or_default();
                 self.input = Some((SetInput::Label(editor.selected), label));
                 SetsOutcome::None
             }
             KeyCode::Char('d') if count > 0 => {
                 let removed = editor.entries.remove(editor.selected);
                 editor.selected = editor.selected.min(editor.entries.len().saturating_sub(1));
-                SetsOutcome::info(format!("Removed {} from set {}.", removed.cidr, editor.name))
+                SetsOutcome::info(format!(
+                    "Removed {} from set {}.",
+                    removed.cidr, editor.name
+                ))
             }
             KeyCode::Char('s') => return self.save_set(editor, inventory),
             _ => SetsOutcome::None,
@@ -150,7 +182,13 @@ impl SetsScreen {
         outcome
     }
 
-    fn on_input_key(&mut self, key: KeyEvent, mode: SetInput, mut text: String, inventory: &mut Inventory) -> SetsOutcome {
+    fn on_input_key(
+        &mut self,
+        key: KeyEvent,
+        mode: SetInput,
+        mut text: String,
+        inventory: &mut Inventory,
+    ) -> SetsOutcome {
         match key.code {
             KeyCode::Esc => return SetsOutcome::None,
             KeyCode::Backspace => {
@@ -164,7 +202,12 @@ impl SetsScreen {
         SetsOutcome::None
     }
 
-    fn submit_input(&mut self, mode: SetInput, text: String, inventory: &mut Inventory) -> SetsOutcome {
+    fn submit_input(
+        &mut self,
+        mode: SetInput,
+        text: String,
+        inventory: &mut Inventory,
+    ) -> SetsOutcome {
         let text = text.trim().to_string();
         match mode {
             SetInput::NewSet => {
@@ -172,7 +215,11 @@ impl SetsScreen {
                     self.input = Some((mode, text.clone()));
                     return SetsOutcome::error(format!("A set named {text} exists already."));
                 }
-                let origin = if inventory.sets.project.is_some() { Origin::Project } else { Origin::Personal };
+                let origin = if inventory.sets.project.is_some() {
+                    Origin::Project
+                } else {
+                    Origin::Personal
+                };
                 self.editor = Some(SetEditor {
                     name: text,
                     origin,
@@ -190,10 +237,20 @@ impl SetsScreen {
                 match parse_entry(&text) {
                     Ok(entry) => {
                         let network = entry.covered_network().to_string();
-                        if editor.entries.iter().any(|existing| existing.cidr == network) {
-                            return SetsOutcome::info(format!("{network} is already in set {}.", editor.name));
+                        if editor
+                            .entries
+                            .iter()
+                            .any(|existing| existing.cidr == network)
+                        {
+                            return SetsOutcome::info(format!(
+                                "{network} is already in set {}.",
+                                editor.name
+                            ));
                         }
-                        editor.entries.push(SetEntry { cidr: network.clone(), label: None });
+                        editor.entries.push(SetEntry {
+                            cidr: network.clone(),
+                            label: None,
+                        });
                         editor.selected = editor.entries.len() - 1;
                         SetsOutcome::info(format!("Added {network}; press l to label it."))
                     }
@@ -204,7 +261,11 @@ impl SetsScreen {
                 }
             }
             SetInput::Label(index) => {
-                if let Some(entry) = self.editor.as_mut().and_then(|editor| editor.entries.get_mut(index)) {
+                if let Some(entry) = self
+                    .editor
+                    .as_mut()
+                    .and_then(|editor| editor.entries.get_mut(index))
+                {
                     entry.label = Some(text).filter(|label| !label.is_empty());
                 }
                 SetsOutcome::None
@@ -220,7 +281,9 @@ impl SetsScreen {
         };
         let Some(file) = file else {
             self.editor = Some(editor);
-            return SetsOutcome::error("There is no file for this set: no project and no user config directory.");
+            return SetsOutcome::error(
+                "There is no file for this set: no project and no user config directory.",
+            );
         };
 
         let mut config = file.model.clone();
@@ -247,13 +310,21 @@ impl SetsScreen {
         if added.is_empty() && removed.is_empty() {
             return SetsOutcome::info(format!("Set {name} saved; its networks did not change."));
         }
-        SetsOutcome::Apply { set: name, added, removed }
+        SetsOutcome::Apply {
+            set: name,
+            added,
+            removed,
+        }
     }
 }
 
 fn open_set(name: &str, inventory: &Inventory) -> SetEditor {
     let merged = &inventory.sets.merged;
-    let entries = merged.config.set(name).map(|set| set.entries.clone()).unwrap_or_default();
+    let entries = merged
+        .config
+        .set(name)
+        .map(|set| set.entries.clone())
+        .unwrap_or_default();
     SetEditor {
         name: name.to_string(),
         origin: merged.origin_of(name).unwrap_or(Origin::Project),

@@ -29,8 +29,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
 
-    let header = Row::new(["API", "ID", "Stage", "Chalice", "CIDRs", "Last deployed", "Status"])
-        .style(Style::new().fg(Color::Gray).add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "API",
+        "ID",
+        "Stage",
+        "Chalice",
+        "CIDRs",
+        "Last deployed",
+        "Status",
+    ])
+    .style(Style::new().fg(Color::Gray).add_modifier(Modifier::BOLD));
     let rows = app.rows.iter().map(table_row);
     // Stage and Chalice names are short, so they get what they need and the API name the rest.
     let column_width = |header: &str, value: fn(&StageRow) -> usize| {
@@ -41,7 +49,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Fill(1),
         Constraint::Length(10),
         column_width("Stage", |row| row.stage.chars().count()),
-        column_width("Chalice", |row| row.chalice_stage.as_ref().map_or(0, |name| name.chars().count())),
+        column_width("Chalice", |row| {
+            row.chalice_stage
+                .as_ref()
+                .map_or(0, |name| name.chars().count())
+        }),
         Constraint::Length(6),
         Constraint::Length(16),
         Constraint::Length(12),
@@ -50,7 +62,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .header(header)
         .block(block)
         .column_spacing(1)
-        .row_highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
+        .row_highlight_style(
+            Style::new()
+                .bg(Color::DarkGray)
+                .add_modifier(Modifier::BOLD),
+        )
         .highlight_symbol("> ");
 
     let mut state = TableState::default().with_selected(Some(app.home.selected));
@@ -69,7 +85,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn table_row(row: &StageRow) -> Row<'static> {
-    let stage = if row.stage.is_empty() { "...".to_string() } else { row.stage.clone() };
+    let stage = if row.stage.is_empty() {
+        "...".to_string()
+    } else {
+        row.stage.clone()
+    };
     Row::new(vec![
         Cell::from(row.api_name.clone().unwrap_or_else(|| "-".to_string())),
         Cell::from(row.rest_api_id.clone().unwrap_or_else(|| "-".to_string())),
@@ -89,7 +109,10 @@ fn status_span(status: &SyncStatus) -> Line<'static> {
         SyncStatus::LiveOnly => Color::Blue,
         SyncStatus::Loading => Color::DarkGray,
     };
-    Line::from(Span::styled(status.label().to_string(), Style::new().fg(color)))
+    Line::from(Span::styled(
+        status.label().to_string(),
+        Style::new().fg(color),
+    ))
 }
 
 /// `2026-12-04 19:55` in UTC.

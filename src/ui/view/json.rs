@@ -43,7 +43,8 @@ fn string_end(text: &str) -> usize {
 }
 
 fn plain_span(token: &str) -> Span<'static> {
-    let trimmed = token.trim_matches(|character: char| !character.is_alphanumeric() && character != '-');
+    let trimmed =
+        token.trim_matches(|character: char| !character.is_alphanumeric() && character != '-');
     let style = if trimmed.parse::<f64>().is_ok() || ["true", "false", "null"].contains(&trimmed) {
         Style::new().fg(Color::Yellow)
     } else {

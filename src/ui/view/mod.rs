@@ -58,7 +58,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
             frame,
             body,
             "Quit?",
-            &["You have unsaved edits. Quit and lose them?".to_string(), String::new(), "y quit    any other key stay".to_string()],
+            &[
+                "You have unsaved edits. Quit and lose them?".to_string(),
+                String::new(),
+                "y quit    any other key stay".to_string(),
+            ],
         );
     }
 }
@@ -66,9 +70,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let text = vec![
         Line::from("Terminal too small"),
-        Line::from(format!("{}x{}, need {MIN_WIDTH}x{MIN_HEIGHT}", area.width, area.height)),
+        Line::from(format!(
+            "{}x{}, need {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        )),
     ];
-    frame.render_widget(Paragraph::new(text).style(Style::new().fg(Color::Yellow)), area);
+    frame.render_widget(
+        Paragraph::new(text).style(Style::new().fg(Color::Yellow)),
+        area,
+    );
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
@@ -81,16 +91,34 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     };
 
     let first = Line::from(vec![
-        Span::styled(" ipgate ", Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            " ipgate ",
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        ),
         Span::styled("  profile ", label),
-        Span::styled(info.profile.clone().unwrap_or_else(|| "default".to_string()), value),
+        Span::styled(
+            info.profile
+                .clone()
+                .unwrap_or_else(|| "default".to_string()),
+            value,
+        ),
         Span::styled("  region ", label),
-        Span::styled(info.region.clone().unwrap_or_else(|| "not set".to_string()), value),
+        Span::styled(
+            info.region.clone().unwrap_or_else(|| "not set".to_string()),
+            value,
+        ),
         Span::styled("  project ", label),
         Span::styled(project, value),
     ]);
 
-    let spinner = if app.is_busy() { SPINNER[app.spinner_frame % SPINNER.len()] } else { " " };
+    let spinner = if app.is_busy() {
+        SPINNER[app.spinner_frame % SPINNER.len()]
+    } else {
+        " "
+    };
     let my_ip = match &app.my_ip {
         MyIp::Known(address) => Span::styled(address.to_string(), value),
         MyIp::Looking => Span::styled("looking up...", Style::new().fg(Color::Yellow)),
@@ -99,20 +127,27 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let mut second = vec![
         Span::styled(format!(" {spinner} "), Style::new().fg(Color::Cyan)),
         Span::styled("endpoint ", label),
-        Span::styled(info.endpoint.clone().unwrap_or_else(|| "AWS".to_string()), value),
+        Span::styled(
+            info.endpoint.clone().unwrap_or_else(|| "AWS".to_string()),
+            value,
+        ),
         Span::styled("  my IP ", label),
         my_ip,
         Span::raw("  "),
     ];
     if app.read_only {
-        second.push(Span::styled("read-only  ", Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)));
+        second.push(Span::styled(
+            "read-only  ",
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
     }
     second.push(match &app.inventory.connection {
         Connection::Connecting => Span::styled("connecting...", Style::new().fg(Color::Yellow)),
         Connection::Online => Span::styled("online", Style::new().fg(Color::Green)),
-        Connection::LocalOnly { reason } => {
-            Span::styled(format!("local only: {reason}"), Style::new().fg(Color::Yellow))
-        }
+        Connection::LocalOnly { reason } => Span::styled(
+            format!("local only: {reason}"),
+            Style::new().fg(Color::Yellow),
+        ),
     });
 
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
@@ -122,8 +157,15 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
     let Some(status) = &app.status else {
         return;
     };
-    let style = if status.is_error { Style::new().fg(Color::Red) } else { Style::new().fg(Color::Green) };
-    frame.render_widget(Paragraph::new(Line::styled(format!(" {}", status.text), style)), area);
+    let style = if status.is_error {
+        Style::new().fg(Color::Red)
+    } else {
+        Style::new().fg(Color::Green)
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(format!(" {}", status.text), style)),
+        area,
+    );
 }
 
 /// Draws as many of the current view's keys as fit, always ending with `? help`.
@@ -139,10 +181,16 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             break;
         }
         budget -= width;
-        spans.push(Span::styled(key, Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            key,
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ));
         spans.push(Span::styled(action, Style::new().fg(Color::Gray)));
     }
-    spans.push(Span::styled(help.0, Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)));
+    spans.push(Span::styled(
+        help.0,
+        Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+    ));
     spans.push(Span::styled(help.1, Style::new().fg(Color::Gray)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
