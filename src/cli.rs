@@ -96,7 +96,10 @@ pub enum Command {
     /// Push a Chalice stage's policy file live and redeploy the stage, when the two differ.
     Apply(ApplyArgs),
 
-    // Named CIDR sets (`ipgate set ...`) get their subcommands here, next to the edits.
+    /// Named CIDR sets in ipgate.json, and batches that apply a set change to every stage that
+    /// includes the set: `ipgate set list|show|create|add|remove|include|exclude|label|apply|resume`.
+    Set(crate::cmd::set::SetArgs),
+
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
 }

@@ -10,6 +10,8 @@
 //! - [`save`]: the save pipeline. It plans the exact steps of a save (write the policy file,
 //!   set the config key, update the live policy, create a deployment), runs them in order and
 //!   records where a failed run stopped so it can be retried from there.
+//! - [`batch`]: one named-set change applied to every stage that includes the set, stage by
+//!   stage through [`save`], with a journal so an interrupted batch can be resumed.
 //! - [`ui`]: the terminal UI. The draw loop never awaits the network: AWS work runs on tokio
 //!   tasks that report back as [`ui::message::Message`] values carrying owned data.
 //! - [`cmd`]: the subcommands for scripts (`ipgate list`, `add`, `diff`...). They open stages,
@@ -23,6 +25,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod aws;
+pub mod batch;
 pub mod cli;
 pub mod cmd;
 pub mod core;

@@ -1063,3 +1063,32 @@ fn oversized_policy_offers_merge_first() {
         app.status
     );
 }
+
+#[test]
+fn set_change_plans_batch_for_including_stages() {
+    let project = sample_project();
+    let history = tempfile::tempdir().unwrap();
+    let mut app = app_with_history(project.path(), history.path());
+    app.update(key(KeyCode::Char('S')));
+    assert!(render(&app, 100, 30).contains("office"));
+
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "192.0.2.44");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+
+    let Screen::Batch(view) = &app.screen else {
+        panic!("no batch screen: {:?}", app.status);
+    };
+    assert_eq!(view.plan.change.added, vec!["192.0.2.44/32".to_string()]);
+    assert!(view.plan.stages.iter().any(|stage| stage.key == "prod"), "{:?}", view.plan.stages);
+    let screen = render(&app, 110, 35);
+    assert!(screen.contains("+192.0.2.44/32"), "{screen}");
+    let text = std::fs::read_to_string(project.path().join(".chalice/ipgate.json")).unwrap();
+    assert!(text.contains("192.0.2.44/32"), "the set file was not saved: {text}");
+
+    let effects = app.update(key(KeyCode::Char('y')));
+    assert!(matches!(effects.as_slice(), [Effect::RunBatch { .. }]), "{effects:?}");
+    assert!(app.has_unsaved_edits(), "quitting during a batch must ask first");
+}

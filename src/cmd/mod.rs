@@ -1,4 +1,4 @@
-//! The subcommands for scripts: `list`, `show`, `add`, `remove`, `diff`, `apply` and
+//! The subcommands for scripts: `list`, `show`, `add`, `remove`, `diff`, `apply`, `set` and
 //! `completions`.
 //!
 //! Each one loads the project and the account once, as the terminal UI does at start-up. It
@@ -15,6 +15,7 @@ pub mod exit;
 mod list;
 pub mod output;
 mod save;
+pub mod set;
 mod show;
 pub mod stage_name;
 
@@ -36,7 +37,7 @@ pub async fn run(args: &Args, command: Command) -> ExitCode {
         Command::Remove(remove) => edit::remove(args, &remove).await,
         Command::Diff(diff) => diff::run(args, &diff).await,
         Command::Apply(apply) => apply::run(args, &apply).await,
-        // Named CIDR sets (`ipgate set ...`) will be dispatched here.
+        Command::Set(set) => set::run(args, &set).await,
         Command::Completions(completions) => completions::run(&completions),
     };
 

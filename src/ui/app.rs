@@ -16,7 +16,9 @@ use crate::save::{HistoryRecorder, Step, StepError};
 
 use super::editor::{EditorContext, EditorOutcome, EditorState};
 use super::message::{Effect, Message};
+use super::batch::{BatchOutcome, BatchView, PlannedBatch};
 use super::sets::{SetsOutcome, SetsScreen};
+use crate::batch::{BatchEvent, BatchOptions, Journal, SetChange, plan_batch_with, resume_plan_with};
 
 /// A line under the main view: progress, a result or an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,7 @@ pub enum Screen {
     Home,
     Editor(Box<EditorState>),
     Sets(Box<SetsScreen>),
+    Batch(Box<BatchView>),
 }
 
 /// The whole UI state.
@@ -175,19 +178,24 @@ impl App {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.pending_requests > 0 || self.editor().is_some_and(EditorState::is_saving)
+        self.pending_requests > 0 || self.editor().is_some_and(EditorState::is_saving) || self.batch_running()
+    }
+
+    pub fn batch_running(&self) -> bool {
+        matches!(&self.screen, Screen::Batch(view) if view.is_running())
     }
 
     pub fn editor(&self) -> Option<&EditorState> {
         match &self.screen {
             Screen::Editor(editor) => Some(editor),
-            Screen::Home | Screen::Sets(_) => None,
+            Screen::Home | Screen::Sets(_) | Screen::Batch(_) => None,
         }
     }
 
+    /// Edits that quitting would lose, or a batch that quitting would interrupt.
     pub fn has_unsaved_edits(&self) -> bool {
-        self.editor()
-            .is_some_and(|editor| editor.session.is_dirty() && !editor.saved)
+        let dirty = self.editor().is_some_and(|editor| editor.session.is_dirty() && !editor.saved);
+        dirty || self.batch_running()
     }
 
     pub fn set_status(&mut self, text: impl Into<String>, is_error: bool) {
@@ -229,6 +237,7 @@ impl App {
                 rest_api_id,
                 result,
             } => self.on_rest_api_refreshed(rest_api_id, result),
+            Message::Batch(event) => self.on_batch_event(event),
             Message::Reconnected(gateway) => self.on_reconnected(gateway.info.clone()),
             Message::AwsWaiting(wait) => {
                 self.set_status(wait_text(&wait), false);
@@ -274,6 +283,10 @@ impl App {
             Screen::Sets(screen) => {
                 let outcome = screen.on_key(key, &mut self.inventory);
                 self.on_sets_outcome(outcome)
+            }
+            Screen::Batch(view) => {
+                let outcome = view.on_key(key);
+                self.on_batch_outcome(outcome)
             }
             Screen::Editor(editor) => {
                 let context = EditorContext {
@@ -499,31 +512,117 @@ impl App {
                 self.refresh_rows();
                 Vec::new()
             }
-            SetsOutcome::Apply {
-                set,
-                added,
-                removed,
-            } => self.plan_set_batch(set, added, removed),
+            SetsOutcome::Apply { set, added, removed } => self.plan_set_batch(SetChange { set, added, removed }),
+            SetsOutcome::Resume => self.resume_batch(),
         }
     }
 
-    /// Plans applying a set change to every stage that includes the set.
-    fn plan_set_batch(
-        &mut self,
-        set: String,
-        added: Vec<String>,
-        removed: Vec<String>,
-    ) -> Vec<Effect> {
-        let stages = self.inventory.sets.merged.config.stages_including(&set);
-        self.set_status(
-            format!(
-                "Set {set} saved (+{} -{}); it is used by {}.",
-                added.len(),
-                removed.len(),
-                stages.join(", ")
-            ),
-            false,
+    fn batch_options(&self) -> BatchOptions {
+        BatchOptions { allow_unrestricted: false, my_ip: self.my_ip.address() }
+    }
+
+    /// Plans applying a set change to every stage that includes the set, then asks to confirm.
+    fn plan_set_batch(&mut self, change: SetChange) -> Vec<Effect> {
+        let root = self.inventory.project.as_ref().map(|project| project.root.clone());
+        let config = self.inventory.sets.merged.config.clone();
+        match plan_batch_with(&self.inventory, &config, &change, root.as_deref(), &self.batch_options()) {
+            Ok(plan) => {
+                self.set_status(
+                    format!("Set {} saved. Confirm applying {} to its stages.", change.set, change.summary()),
+                    false,
+                );
+                self.screen = Screen::Batch(Box::new(BatchView::new(plan)));
+            }
+            Err(error) => self.set_status(format!("Set saved, but the batch cannot be planned: {error}"), true),
+        }
+        Vec::new()
+    }
+
+    /// Plans the remaining stages of the oldest interrupted batch.
+    fn resume_batch(&mut self) -> Vec<Effect> {
+        let Some(history) = &self.inventory.history else {
+            self.set_status("No data directory, so there are no batch journals. Set IPGATE_DATA_DIR.", true);
+            return Vec::new();
+        };
+        let unfinished = match Journal::unfinished(history.dir()) {
+            Ok(unfinished) => unfinished,
+            Err(error) => {
+                self.set_status(format!("Reading the batch journals failed: {error}"), true);
+                return Vec::new();
+            }
+        };
+        let Some(batch) = unfinished.into_iter().find(|batch| !batch.running) else {
+            self.set_status("No interrupted batch to resume.", false);
+            return Vec::new();
+        };
+        let root = self.inventory.project.as_ref().map(|project| project.root.clone());
+        match resume_plan_with(&batch, &self.inventory, root.as_deref(), &self.batch_options()) {
+            Ok(plan) => self.screen = Screen::Batch(Box::new(BatchView::new(plan))),
+            Err(error) => self.set_status(format!("Cannot resume batch {}: {error}", batch.id), true),
+        }
+        Vec::new()
+    }
+
+    fn on_batch_outcome(&mut self, outcome: BatchOutcome) -> Vec<Effect> {
+        match outcome {
+            BatchOutcome::None => Vec::new(),
+            BatchOutcome::Status(text) => {
+                self.set_status(text, false);
+                Vec::new()
+            }
+            BatchOutcome::Stop => {
+                self.set_status("Stopping after the current stage; resume later with R on the sets screen.", false);
+                vec![Effect::StopBatch]
+            }
+            BatchOutcome::Close => {
+                self.screen = Screen::Sets(Box::default());
+                self.inventory.reload_local_policies();
+                self.refresh_rows();
+                Vec::new()
+            }
+            BatchOutcome::Run => {
+                let (Screen::Batch(view), Some(history)) = (&self.screen, &self.inventory.history) else {
+                    self.set_status(
+                        "No data directory for the history and the batch journal, so nothing is written. Set IPGATE_DATA_DIR.",
+                        true,
+                    );
+                    return Vec::new();
+                };
+                let batch = PlannedBatch(Box::new(view.plan.clone()));
+                vec![Effect::RunBatch { batch, history: history.clone() }]
+            }
+        }
+    }
+
+    fn on_batch_event(&mut self, event: BatchEvent) -> Vec<Effect> {
+        let Screen::Batch(view) = &mut self.screen else {
+            tracing::info!(?event, "batch event with the batch screen closed");
+            return Vec::new();
+        };
+        let finished = match &event {
+            BatchEvent::Finished(summary) => Some(summary.clone()),
+            _ => None,
+        };
+        view.on_event(event);
+        let Some(summary) = finished else {
+            return Vec::new();
+        };
+
+        let text = format!(
+            "Batch {}: {} applied, {} skipped, {} failed, {} not run.",
+            summary.batch_id,
+            summary.applied.len(),
+            summary.skipped.len(),
+            summary.failed.len(),
+            summary.not_run.len()
         );
+        self.set_status(text, !summary.is_complete());
+        self.inventory.reload_local_policies();
+        self.refresh_rows();
+        if self.inventory.connection == Connection::Online {
+            self.pending_requests += 1;
+            return vec![Effect::ListRestApis];
+        }
         Vec::new()
     }
 

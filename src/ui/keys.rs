@@ -1,6 +1,7 @@
 //! Key help for each view: the footer line and the `?` overlay come from the same tables.
 
 use super::app::{App, Screen};
+use super::batch::BatchPhase;
 use super::editor::{Overlay, Prompt};
 
 /// One key and what it does.
@@ -118,9 +119,16 @@ const GLOBAL: &[KeyHelp] = &[
 const SETS_LIST: &[KeyHelp] = &[
     ("Enter", "edit set"),
     ("n", "new set"),
+    ("R", "resume an interrupted batch"),
     ("Esc", "back"),
     ("j/k ↑/↓", "move"),
 ];
+
+const BATCH_CONFIRM: &[KeyHelp] =
+    &[("y", "apply to every stage listed"), ("j/k", "see a stage's diff"), ("any other key", "cancel")];
+const BATCH_LOCKOUT: &[KeyHelp] = &[("type", "the set name"), ("Enter", "apply anyway"), ("Esc", "cancel")];
+const BATCH_RUNNING: &[KeyHelp] = &[("x", "stop after the current stage"), ("j/k", "see a stage's diff")];
+const BATCH_DONE: &[KeyHelp] = &[("Enter/Esc", "back to the sets"), ("j/k", "see a stage's diff")];
 
 const SET_EDITOR: &[KeyHelp] = &[
     ("a", "add network"),
@@ -139,6 +147,12 @@ pub fn current_keys(app: &App) -> &'static [KeyHelp] {
         Screen::Sets(screen) if screen.input.is_some() => INPUT,
         Screen::Sets(screen) if screen.editor.is_some() => SET_EDITOR,
         Screen::Sets(_) => SETS_LIST,
+        Screen::Batch(view) => match &view.phase {
+            BatchPhase::Confirm { .. } if view.has_lockout() => BATCH_LOCKOUT,
+            BatchPhase::Confirm { .. } => BATCH_CONFIRM,
+            BatchPhase::Running => BATCH_RUNNING,
+            BatchPhase::Finished(_) => BATCH_DONE,
+        },
         Screen::Editor(editor) => match (&editor.prompt, &editor.input, &editor.overlay) {
             (Some(Prompt::EmptyChoice), _, _) => EMPTY_CHOICE,
             (Some(Prompt::ConfirmLockout { .. }), _, _) => LOCKOUT,

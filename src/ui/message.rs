@@ -20,6 +20,8 @@ pub enum Message {
         result: Result<RestApiSummary, AwsError>,
     },
     MyIpFound(Result<std::net::IpAddr, String>),
+    /// Progress of a running set batch.
+    Batch(crate::batch::BatchEvent),
     /// A new gateway for the profile and region the user switched to.
     Reconnected(crate::aws::Gateway),
     /// An AWS call waits before its next attempt (throttling, a passing fault, or pacing).
@@ -41,6 +43,10 @@ pub enum Effect {
     PrioritizeStages(String),
     RefreshRestApi(String),
     FindMyIp(crate::myip::MyIpSource),
+    /// Run a set batch, journaled in the history store's directory.
+    RunBatch { batch: super::batch::PlannedBatch, history: crate::history::HistoryStore },
+    /// Ask the running batch to stop after its current stage.
+    StopBatch,
     /// Connect again with another profile or region.
     Reconnect(crate::aws::AwsOptions),
     /// Run `steps[from..]` in order, stopping at the first failure, recording history before a

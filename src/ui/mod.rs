@@ -6,6 +6,7 @@
 //! waits on the network. [`view`] draws the state and does nothing else.
 
 pub mod app;
+pub mod batch;
 pub mod editor;
 pub mod keys;
 pub mod message;

@@ -9,6 +9,7 @@ use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
 use crate::aws::Gateway;
+use crate::batch::{BatchControl, Journal, run_batch_with};
 use crate::myip::find_my_ip;
 use crate::save::{HistoryRecorder, Step, execute_steps};
 
@@ -146,6 +147,8 @@ struct Executor {
     stage_queue: Arc<Mutex<VecDeque<String>>>,
     stage_ready: Arc<Notify>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Stops the running set batch after its current stage.
+    batch_control: BatchControl,
     /// Listing tasks of the current gateway, aborted when the user switches profile or region
     /// so that no stale answer arrives afterwards.
     listing_tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -159,6 +162,7 @@ impl Executor {
             stage_queue: Arc::new(Mutex::new(VecDeque::new())),
             stage_ready: Arc::new(Notify::new()),
             workers: Vec::new(),
+            batch_control: BatchControl::new(),
             listing_tasks: Vec::new(),
         };
         if let Some(gateway) = gateway {
@@ -189,6 +193,22 @@ impl Executor {
     fn run(&mut self, effect: Effect) {
         match effect {
             Effect::Quit => {}
+            Effect::StopBatch => self.batch_control.request_stop(),
+            Effect::RunBatch { batch, history } => {
+                self.batch_control = BatchControl::new();
+                let control = self.batch_control.clone();
+                let gateway = self.gateway.clone();
+                let sender = self.sender.clone();
+                tokio::spawn(async move {
+                    let plan = batch.0;
+                    let mut journal = Journal::open(history.dir(), &plan.id);
+                    let summary = run_batch_with(&plan, gateway.as_ref(), Some(&history), &mut journal, &control, |event| {
+                        let _ = sender.send(Message::Batch(event));
+                    })
+                    .await;
+                    tracing::info!(batch = %plan.id, complete = summary.is_complete(), "batch finished");
+                });
+            }
             Effect::Reconnect(options) => {
                 let sender = self.sender.clone();
                 tokio::spawn(async move {

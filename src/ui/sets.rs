@@ -21,6 +21,8 @@ pub enum SetsOutcome {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// Resume the oldest interrupted batch.
+    Resume,
 }
 
 impl SetsOutcome {
@@ -123,6 +125,7 @@ impl SetsScreen {
                 self.input = Some((SetInput::NewSet, String::new()));
                 SetsOutcome::None
             }
+            KeyCode::Char('R') => SetsOutcome::Resume,
             KeyCode::Enter | KeyCode::Char('e') => match names.get(self.selected) {
                 Some(name) => {
                     self.editor = Some(open_set(name, inventory));

@@ -1,5 +1,6 @@
 //! Drawing. Every function here reads the state and draws it; none changes anything.
 
+mod batch;
 mod editor;
 mod home;
 mod json;
@@ -46,6 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Home => home::draw(frame, body, app),
         Screen::Editor(editor) => editor::draw(frame, body, editor, &app.inventory),
         Screen::Sets(screen) => sets::draw(frame, body, screen, &app.inventory),
+        Screen::Batch(view) => batch::draw(frame, body, view),
     }
     draw_status(frame, status, app);
     draw_footer(frame, footer, app);
