@@ -729,3 +729,30 @@ async fn read_only_save_changes_nothing() {
     assert_eq!(deployment_id(&gateway, &prod_api).await, deployment_before);
     assert!(driver.history.audit_records().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn set_change_applies_through_tui() {
+    let sample = Sample::deploy().await;
+    let prod_api = sample.prod_api();
+    let gateway = sample.server.gateway();
+    let deployment_before = deployment_id(&gateway, &prod_api).await;
+    let mut driver = Driver::new(sample.project_dir(), &sample.server);
+    driver.start().await;
+
+    driver.press(KeyCode::Char('S')).await;
+    driver.press(KeyCode::Enter).await;
+    driver.press(KeyCode::Char('a')).await;
+    driver.type_text("192.0.2.44").await;
+    driver.press(KeyCode::Enter).await;
+    driver.press(KeyCode::Char('s')).await;
+    assert!(matches!(driver.app.screen, Screen::Batch(_)), "{}", driver.status_text());
+    driver.press(KeyCode::Char('y')).await;
+
+    let screen = driver.render(110, 35);
+    assert!(screen.contains("Applied: 1 stage"), "{screen}");
+    let live = live_policy(&gateway, &prod_api).await.expect("a live policy");
+    assert!(to_minified(&live).contains("192.0.2.44/32"), "{live}");
+    let file = fs::read_to_string(sample.project_dir().join(".chalice/apigw-policy-prod.json")).unwrap();
+    assert!(file.contains("192.0.2.44/32"), "{file}");
+    assert_ne!(deployment_id(&gateway, &prod_api).await, deployment_before);
+}

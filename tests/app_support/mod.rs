@@ -121,6 +121,21 @@ impl Driver {
             // Stage listings run in order here, so there is no queue to reorder.
             Effect::Quit | Effect::PrioritizeStages(_) => Vec::new(),
             Effect::RunSave { .. } => self.run_save(SaveExecution::new(effect)).await,
+            Effect::StopBatch => Vec::new(),
+            Effect::RunBatch { batch, history } => {
+                let plan = batch.0;
+                let mut journal = ipgate::batch::Journal::open(history.dir(), &plan.id);
+                let mut events = Vec::new();
+                ipgate::batch::run_batch(&plan, Some(&self.gateway), Some(&history), &mut journal, |event| {
+                    events.push(event)
+                })
+                .await;
+                let mut effects = Vec::new();
+                for event in events {
+                    effects.extend(self.deliver(Message::Batch(event)));
+                }
+                effects
+            }
             Effect::Reconnect(options) => {
                 self.gateway = ipgate::aws::Gateway::connect(&options).await;
                 let gateway = self.gateway.clone();

@@ -28,10 +28,13 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &BatchView) {
             Style::new().add_modifier(Modifier::BOLD),
         )),
         Line::from(format!(
-            "{} of {} stages change; {} deployments, paced at one every 5 s.",
+            "{} of {} stages change; {} paced at one every 5 s.",
             plan.stages_to_change(),
             plan.stages.len(),
-            plan.deployments()
+            match plan.deployments() {
+                1 => "1 deployment".to_string(),
+                count => format!("{count} deployments"),
+            }
         )),
     ];
     frame.render_widget(Paragraph::new(header_lines), header);
