@@ -39,7 +39,7 @@ pub fn sample_project_source() -> PathBuf {
         .join("sample-project")
 }
 
-/// What [`deploy_sample`] created.
+/// The project copy and REST APIs that [`deploy_sample`] created.
 #[derive(Debug, Clone)]
 pub struct SampleDeployment {
     pub project_dir: PathBuf,

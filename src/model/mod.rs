@@ -1,4 +1,4 @@
-//! What ipgate knows about the account and the project, and the rows of the home screen.
+//! The account's and the project's state as ipgate loaded it, and the rows of the home screen.
 
 pub mod edit;
 mod load;
@@ -70,7 +70,7 @@ impl LiveApi {
     }
 }
 
-/// How the local policy file and the live policy of a stage compare.
+/// The comparison of a stage's local policy file with its live policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncStatus {
     Loading,
@@ -139,7 +139,7 @@ pub struct Inventory {
     pub region: Option<String>,
     /// Live REST APIs by id, once listed.
     pub apis: BTreeMap<String, LiveApi>,
-    /// Where earlier versions of live policies are kept; `None` when there is no data directory.
+    /// The store of earlier live policies; `None` when there is no data directory.
     pub history: Option<HistoryStore>,
     /// Labels and named sets from the project file and the personal file.
     pub sets: SetsState,
@@ -151,7 +151,7 @@ pub struct SetsState {
     pub project: Option<IpgateFile>,
     pub personal: Option<IpgateFile>,
     pub merged: MergedConfig,
-    /// Why a file could not be read, each with its file, line and cause.
+    /// The errors of files that could not be read, each with its file, line and cause.
     pub errors: Vec<String>,
 }
 

@@ -1,5 +1,5 @@
-//! What a save records: the previous live policy before it is overwritten, and an audit line
-//! for every run.
+//! The records a save keeps: the previous live policy before it is overwritten, and an audit
+//! line for every run.
 
 use std::path::PathBuf;
 use std::time::SystemTime;

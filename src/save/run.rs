@@ -13,7 +13,7 @@ use super::record::HistoryRecorder;
 
 use super::plan::Step;
 
-/// Where one step stands.
+/// The state of one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepStatus {
     Pending,
@@ -93,7 +93,7 @@ impl std::fmt::Display for Conflict {
     }
 }
 
-/// Why a step did not complete.
+/// The reason a step did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     Failed(String),

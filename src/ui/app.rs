@@ -27,7 +27,7 @@ pub struct StatusLine {
     pub is_error: bool,
 }
 
-/// A status line for a wait before the next attempt of an AWS call.
+/// Formats the status line for a wait before the next attempt of an AWS call.
 fn wait_text(wait: &AwsWait) -> String {
     let seconds = wait.delay.as_secs_f64();
     match wait.reason {
@@ -50,7 +50,7 @@ fn wait_text(wait: &AwsWait) -> String {
 pub enum MyIp {
     Looking,
     Known(IpAddr),
-    /// Why it is unknown; saves go on without the guard.
+    /// The reason it is unknown; saves go on without the guard.
     Unknown(String),
 }
 
@@ -217,7 +217,7 @@ impl App {
         self.error_history.push(text.to_string());
     }
 
-    /// Applies one message; returns the effects it asks for.
+    /// Applies one message and returns the effects it requests.
     pub fn update(&mut self, message: Message) -> Vec<Effect> {
         match message {
             Message::Input(Event::Key(key)) if key.kind != KeyEventKind::Release => {
@@ -521,7 +521,7 @@ impl App {
         BatchOptions { allow_unrestricted: false, my_ip: self.my_ip.address() }
     }
 
-    /// Plans applying a set change to every stage that includes the set, then asks to confirm.
+    /// Plans applying a set change to every stage that includes the set, then shows it for confirmation.
     fn plan_set_batch(&mut self, change: SetChange) -> Vec<Effect> {
         let root = self.inventory.project.as_ref().map(|project| project.root.clone());
         let config = self.inventory.sets.merged.config.clone();

@@ -18,7 +18,7 @@ impl PartialEq for PlannedBatch {
 
 impl Eq for PlannedBatch {}
 
-/// Where one stage of the batch stands.
+/// The state of one stage of the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageState {
     Pending,
@@ -34,7 +34,7 @@ pub enum BatchPhase {
     Finished(BatchSummary),
 }
 
-/// What the app must do after the batch screen handled a key.
+/// The app's next action after the batch screen handled a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOutcome {
     None,

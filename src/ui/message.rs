@@ -33,7 +33,7 @@ pub enum Message {
     },
 }
 
-/// Work the app asks the runtime to do.
+/// Work the app requests from the runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     ListRestApis,

@@ -150,7 +150,7 @@ struct Executor {
     /// Stops the running set batch after its current stage.
     batch_control: BatchControl,
     /// Listing tasks of the current gateway, aborted when the user switches profile or region
-    /// so that no stale answer arrives afterwards.
+    /// so that no stale reply arrives afterwards.
     listing_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 

@@ -6,7 +6,7 @@ use crate::core::cidr::parse_entry;
 use crate::core::sets::{self, Origin, SetEntry};
 use crate::model::Inventory;
 
-/// What the app must do after the set screen handled a key.
+/// The app's next action after the set screen handled a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetsOutcome {
     None,
@@ -41,7 +41,7 @@ impl SetsOutcome {
     }
 }
 
-/// What the input line of the set screen is for.
+/// The purpose of the set screen's input line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetInput {
     NewSet,
