@@ -23,7 +23,7 @@ use crate::save::Step;
 
 use super::{BatchPlan, BatchSummary, SetChange, StageOutcome};
 
-/// The directory under the data directory that holds the journals.
+/// The directory of the journals, under the data directory.
 const BATCHES_DIR: &str = "batches";
 
 /// A failure to read or write a journal, naming the file.
@@ -88,7 +88,7 @@ impl Journal {
         &self.batch_id
     }
 
-    /// The journal file.
+    /// Returns the journal file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -99,8 +99,8 @@ impl Journal {
         &self.write_errors
     }
 
-    /// Returns every batch under `data_dir` with a stage that is not done, oldest first.
-    /// Journals that cannot be read are skipped with a warning in the log.
+    /// Returns every batch under `data_dir` with a stage that is not done, oldest first, except
+    /// abandoned ones. Journals that cannot be read are skipped with a warning in the log.
     pub fn unfinished(data_dir: &Path) -> Result<Vec<UnfinishedBatch>, JournalError> {
         let dir = data_dir.join(BATCHES_DIR);
         let entries = match std::fs::read_dir(&dir) {
@@ -128,7 +128,7 @@ impl Journal {
         let mut batches = Vec::new();
         for id in ids {
             match Journal::load(data_dir, &id) {
-                Ok(batch) if !batch.is_finished() => batches.push(batch),
+                Ok(batch) if !batch.is_finished() && !batch.abandoned => batches.push(batch),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(batch_id = %id, %error, "skipping a batch journal"),
             }
@@ -155,6 +155,22 @@ impl Journal {
         })?;
         let running = is_locked(&journal.lock_path);
         UnfinishedBatch::from_lines(batch_id, &journal.path, lines, running)
+    }
+
+    /// Marks a batch as abandoned, so [`Journal::unfinished`] no longer lists it. Its journal
+    /// stays, and resuming it by id still works and clears the mark.
+    pub fn abandon(data_dir: &Path, batch_id: &str) -> Result<UnfinishedBatch, JournalError> {
+        let mut batch = Journal::load(data_dir, batch_id)?;
+        if batch.running {
+            return Err(JournalError::Busy {
+                id: batch_id.to_string(),
+                path: Journal::open(data_dir, batch_id).lock_path,
+            });
+        }
+        append_line(&batch.path, &Line::Abandoned { at: now() })?;
+        tracing::info!(batch_id, "batch abandoned");
+        batch.abandoned = true;
+        Ok(batch)
     }
 
     /// Takes the run lock and records the plan, or for a resumed plan the stages this run
@@ -258,7 +274,11 @@ impl Journal {
 
     fn append(&mut self, line: &Line) {
         if let Err(error) = append_line(&self.path, line) {
-            tracing::error!(batch_id = %self.batch_id, %error, "appending to the batch journal failed");
+            tracing::error!(
+                batch_id = %self.batch_id,
+                %error,
+                "appending to the batch journal failed"
+            );
             self.write_errors.push(error.to_string());
         }
     }
@@ -279,6 +299,8 @@ pub struct UnfinishedBatch {
     pub stages: Vec<JournalStage>,
     /// Another process holds the run lock now.
     pub running: bool,
+    /// The batch was abandoned after its last run.
+    pub abandoned: bool,
 }
 
 impl UnfinishedBatch {
@@ -287,7 +309,7 @@ impl UnfinishedBatch {
         self.stages.iter().all(|stage| stage.state.is_done())
     }
 
-    /// The keys of the stages that are not done, in plan order.
+    /// Returns the keys of the stages that are not done, in plan order.
     pub fn remaining(&self) -> Vec<String> {
         self.stages
             .iter()
@@ -331,10 +353,19 @@ impl UnfinishedBatch {
                 })
                 .collect(),
             running,
+            abandoned: false,
         };
 
         for line in lines {
             let (key, state) = match line {
+                Line::Abandoned { .. } => {
+                    batch.abandoned = true;
+                    continue;
+                }
+                Line::Resumed { .. } => {
+                    batch.abandoned = false;
+                    continue;
+                }
                 Line::StageStarted { key, .. } => (key, StageState::Started),
                 Line::StageFinished { key, outcome, .. } => (key, StageState::from(outcome)),
                 _ => continue,
@@ -363,7 +394,7 @@ pub struct JournalStage {
     pub state: StageState,
 }
 
-/// Where one stage of a batch stands, from the last journal line about it.
+/// The state of one stage of a batch, from the last journal line about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageState {
     /// No run has started the stage.
@@ -434,6 +465,9 @@ enum Line {
     RunFinished {
         at: String,
         summary: BatchSummary,
+    },
+    Abandoned {
+        at: String,
     },
 }
 

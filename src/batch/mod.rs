@@ -61,7 +61,7 @@ impl SetChange {
         self.added.is_empty() && self.removed.is_empty()
     }
 
-    /// The change in short, such as `+192.0.2.44/32 -203.0.113.0/24`.
+    /// Returns the change in short, such as `+192.0.2.44/32 -203.0.113.0/24`.
     pub fn summary(&self) -> String {
         let added = self.added.iter().map(|cidr| format!("+{cidr}"));
         let removed = self.removed.iter().map(|cidr| format!("-{cidr}"));
@@ -98,7 +98,7 @@ pub struct BatchPlan {
 }
 
 impl BatchPlan {
-    /// The number of stages with steps to run.
+    /// Counts the stages with steps to run.
     pub fn stages_to_change(&self) -> usize {
         self.stages
             .iter()
@@ -106,7 +106,7 @@ impl BatchPlan {
             .count()
     }
 
-    /// The number of CreateDeployment steps in the plan.
+    /// Counts the CreateDeployment steps of the plan.
     pub fn deployments(&self) -> usize {
         self.stages.iter().map(BatchStage::deployments).sum()
     }
@@ -124,15 +124,15 @@ pub struct BatchStage {
     pub key: String,
     /// The stage as the editor titles it, such as `ipgate-sample (abc123) / api`.
     pub title: String,
-    /// Empty when there is nothing to do; `note` or `blocked` then says why.
+    /// Empty when there is nothing to do, and then `note` or `blocked` gives the reason.
     pub steps: Vec<Step>,
     /// The policy text at the start of the batch against the text after this stage's steps.
     pub diff: Vec<DiffLine>,
     /// Why the stage needs no steps or fewer than a save, such as "already up to date" or
     /// "not deployed: local file only".
     pub note: Option<String>,
-    /// Why the change cannot be applied to this stage. A blocked stage has no steps and counts
-    /// as failed when the batch runs, so it can be resumed once the cause is fixed.
+    /// The reason the change cannot be applied to this stage. A blocked stage has no steps and
+    /// counts as failed when the batch runs, so it can be resumed once the cause is fixed.
     pub blocked: Option<String>,
     /// Further facts to show before confirming: plan notes, project warnings, access changes.
     pub warnings: Vec<String>,
@@ -145,14 +145,14 @@ pub struct BatchStage {
     pub chalice_stage: Option<String>,
     /// The deployment the stage served when the plan was made.
     pub deployment_before: Option<String>,
-    /// What history and the audit log keep about this stage's save.
+    /// The facts history and the audit log keep about this stage's save.
     pub record: SaveRecord,
     /// The allowlist after the change.
     pub entries_after: Vec<String>,
 }
 
 impl BatchStage {
-    /// The number of CreateDeployment steps of this stage: 0 or 1.
+    /// Counts the CreateDeployment steps of this stage: 0 or 1.
     pub fn deployments(&self) -> usize {
         self.steps
             .iter()
@@ -161,7 +161,7 @@ impl BatchStage {
     }
 }
 
-/// How one stage of a run ended.
+/// The end of one stage of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageOutcome {
@@ -202,7 +202,7 @@ pub enum BatchEvent {
     Finished(BatchSummary),
 }
 
-/// How a run ended, stage by stage. Stage keys as in `ipgate.json`.
+/// The result of a run, stage by stage, with stage keys as in `ipgate.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchSummary {
     pub batch_id: String,

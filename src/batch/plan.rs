@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::core::access::{Outcome, evaluate_address};
 use crate::core::chalice::{KeyLevel, PolicyFile, PolicyFileSetting};
 use crate::core::cidr::parse_entry;
 use crate::core::diff::diff_lines;
+use crate::core::live::same_meaning;
 use crate::core::policy::{StageAccess, to_pretty};
 use crate::core::sets::{IpgateConfig, live_stage_key};
 use crate::model::edit::{EditSession, SaveBlocker};
@@ -150,7 +152,7 @@ pub(crate) fn new_batch_id() -> String {
     )
 }
 
-/// What a resumed batch knew about a stage when it was first planned.
+/// The facts a resumed batch kept about a stage from its first plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct StageBaseline {
     pub deployment_before: Option<String>,
@@ -239,13 +241,6 @@ impl<'a> Planner<'a> {
             return stage;
         }
 
-        let plan = match opened.plan(&self.simulated, false) {
-            Ok(plan) => plan,
-            Err(error) => {
-                stage.blocked = Some(format!("cannot plan the save: {error}"));
-                return stage;
-            }
-        };
         let proposed = match opened.session.proposed_document() {
             Ok(proposed) => proposed,
             Err(error) => {
@@ -253,6 +248,24 @@ impl<'a> Planner<'a> {
                 return stage;
             }
         };
+        if proposed.is_none() && !opened.session.is_dirty() {
+            // No policy anywhere and nothing to remove: the stage has the change already.
+            stage.note = Some("already up to date: the stage has no policy".to_string());
+            return stage;
+        }
+        let plan = match opened.plan(&self.simulated, false) {
+            Ok(plan) => plan,
+            Err(error) => {
+                stage.blocked = Some(format!("cannot plan the save: {error}"));
+                return stage;
+            }
+        };
+        if !plan.steps.is_empty() && differs_beyond_change(&opened, proposed.as_ref(), self.change)
+        {
+            stage.warnings.push(format!(
+                "The policy file and the live policy of stage {key} differ beyond this change; the batch writes the policy file's version, with the change, live."
+            ));
+        }
 
         stage.steps = plan.steps;
         stage.warnings.extend(plan.notes);
@@ -264,7 +277,7 @@ impl<'a> Planner<'a> {
         }
         self.add_redeployment(&opened, row, baseline, &mut stage);
         stage.note = stage_note(&opened, &stage, baseline.is_some());
-        stage.lockout = self.lockout(&opened.session);
+        stage.lockout = self.lockout(row, &opened.session, proposed.as_ref());
         stage.entries_after = opened.session.entries.clone();
         stage.diff = diff_lines(
             &policy_text(before.as_ref()),
@@ -276,8 +289,8 @@ impl<'a> Planner<'a> {
         stage
     }
 
-    /// A stage key that matches no row: skipped when the stage does not exist, blocked when it
-    /// may exist but cannot be reached.
+    /// Builds the stage of a key that matches no row: skipped when the stage does not exist,
+    /// blocked when it may exist but cannot be reached.
     fn unmatched_stage(&self, key: &str) -> BatchStage {
         let mut stage = BatchStage {
             key: key.to_string(),
@@ -336,8 +349,8 @@ impl<'a> Planner<'a> {
         stage
     }
 
-    /// The document the stage has at the start of the batch: the policy file of a Chalice
-    /// stage when it has one, else the live policy.
+    /// Returns the document the stage has at the start of the batch: the policy file of a
+    /// Chalice stage when it has one, else the live policy.
     fn original_document(&self, row: &StageRow) -> Option<Value> {
         if let Some(chalice_stage) = &row.chalice_stage
             && let Some(Ok(Some(file))) = self.real.local_policies.get(chalice_stage)
@@ -348,9 +361,9 @@ impl<'a> Planner<'a> {
         api.policy.clone().ok().flatten()
     }
 
-    /// Edits a statement shared with other stages of the REST API in place when every one of
-    /// those stages is in the batch too, so they keep one statement; otherwise this stage gets
-    /// a statement of its own and the others keep their list.
+    /// Edits a statement shared with other stages of the REST API in place when all of those
+    /// stages are in the batch too, so they keep one statement. Otherwise this stage gets a
+    /// statement of its own and the others keep their list.
     fn choose_shared_statement_edit(&self, opened: &mut OpenedStage, stage: &mut BatchStage) {
         let shared = opened.session.shared_stages();
         if shared.is_empty() {
@@ -411,7 +424,7 @@ impl<'a> Planner<'a> {
                     index + 1
                 ),
                 SaveBlocker::EmptyChoiceNeeded => format!(
-                    "removing {} leaves the allowlist empty; decide whether the stage opens or closes by editing it on its own",
+                    "removing {} leaves the allowlist empty; edit the stage on its own to open or close it",
                     self.change.removed.join(", ")
                 ),
                 SaveBlocker::Policy(error) => format!("cannot write the policy: {error}"),
@@ -466,13 +479,44 @@ impl<'a> Planner<'a> {
         stage.warnings.push(reason);
     }
 
-    fn lockout(&self, session: &EditSession) -> Option<String> {
+    /// Returns the reason the `my_ip` address would be denied after this stage's steps, when it
+    /// is allowed now. "Now" is what the stage serves at the start of the batch, because the
+    /// session of a stage planned after another on the same REST API already has that change.
+    fn lockout(
+        &self,
+        row: &StageRow,
+        session: &EditSession,
+        proposed: Option<&Value>,
+    ) -> Option<String> {
         let address = self.options.my_ip?;
-        let (_, after) = session.lockout(address)?;
+        let api = &session.target.api;
+        let now = self.serving_document(row);
+        let before = evaluate_address(now.as_ref(), &row.stage, address, false, api);
+        if before.outcome != Outcome::Allowed {
+            return None;
+        }
+        let after = evaluate_address(proposed, &row.stage, address, false, api);
+        if after.outcome == Outcome::Allowed {
+            return None;
+        }
         Some(format!(
             "{address} could no longer call the stage: {}",
             after.reason
         ))
+    }
+
+    /// Returns the document the stage serves at the start of the batch: the live policy of its
+    /// REST API, else the policy file of a stage that is not deployed.
+    fn serving_document(&self, row: &StageRow) -> Option<Value> {
+        let live = row
+            .rest_api_id
+            .as_ref()
+            .and_then(|id| self.real.apis.get(id))
+            .map(|api| &api.policy);
+        match live {
+            Some(Ok(policy)) => policy.clone(),
+            Some(Err(_)) | None => self.original_document(row),
+        }
     }
 
     fn record(&self, opened: &OpenedStage, row: &StageRow) -> SaveRecord {
@@ -567,6 +611,31 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// True for a Chalice stage whose live policy, with the change applied, would still differ from
+/// the policy file with the change applied: the save then also pushes the file's other
+/// differences live.
+fn differs_beyond_change(
+    opened: &OpenedStage,
+    proposed: Option<&Value>,
+    change: &SetChange,
+) -> bool {
+    if !opened.has_drift() {
+        return false;
+    }
+    let mut on_live = opened.session.clone();
+    if on_live
+        .reset_to(opened.session.live.clone(), String::new())
+        .is_err()
+    {
+        return true;
+    }
+    apply_change(&mut on_live, change);
+    match on_live.proposed_document() {
+        Ok(live_after) => !same_meaning(live_after.as_ref(), proposed, &opened.session.target.api),
+        Err(_) => true,
+    }
+}
+
 /// Finds the row of a stage key: a Chalice stage name, or `REST_API_ID/STAGE`.
 fn find_row<'r>(key: &str, rows: &'r [StageRow]) -> Option<&'r StageRow> {
     match key.split_once('/') {
@@ -603,15 +672,16 @@ fn apply_change(session: &mut EditSession, change: &SetChange) {
         {
             continue;
         }
-        // The change was checked to parse, so adding cannot fail; an error would leave the
-        // entry out, and the stage's note would show the list without it.
+        // The change was checked to parse, so adding cannot fail. An error would leave the entry
+        // out, and the plan would show the list without it.
         if let Err(error) = session.add(cidr) {
             tracing::warn!(cidr, %error, "a CIDR of the batch was rejected");
         }
     }
 }
 
-/// The network an entry covers, in canonical text; the trimmed text for an invalid entry.
+/// Returns the network an entry covers in canonical text, or the trimmed text of an invalid
+/// entry.
 fn network_of(entry: &str) -> String {
     match parse_entry(entry) {
         Ok(parsed) => parsed.covered_network().to_string(),
@@ -619,7 +689,7 @@ fn network_of(entry: &str) -> String {
     }
 }
 
-/// The stage's own change in short, such as `+192.0.2.44/32 -203.0.113.0/24`.
+/// Returns the stage's own change in short, such as `+192.0.2.44/32 -203.0.113.0/24`.
 fn stage_change_summary(session: &EditSession) -> String {
     let (added, removed) = session.changes();
     let mut parts: Vec<String> = added.iter().map(|cidr| format!("+{cidr}")).collect();
@@ -631,18 +701,24 @@ fn stage_change_summary(session: &EditSession) -> String {
     }
 }
 
-/// Why a stage has no steps or only some, for the plan: nothing to do, local files only.
+/// Returns the note on a stage with no steps or only local ones: nothing to do, or local files
+/// only.
 fn stage_note(opened: &OpenedStage, stage: &BatchStage, resuming: bool) -> Option<String> {
     let session = &opened.session;
     if stage.steps.is_empty() {
-        let note = if resuming {
-            "already applied: the policy file and the live policy have the change"
-        } else if session.is_dirty() {
-            "already up to date: the policy file and the live policy have this allowlist"
-        } else {
-            "already up to date"
+        let places = match (&session.target.chalice_stage, opened.online) {
+            (Some(_), true) => "the policy file and the live policy have",
+            (Some(_), false) => "the policy file has",
+            (None, _) => "the live policy has",
         };
-        return Some(note.to_string());
+        let note = if resuming {
+            format!("already applied: {places} the change")
+        } else if session.is_dirty() {
+            format!("already up to date: {places} this allowlist")
+        } else {
+            "already up to date".to_string()
+        };
+        return Some(note);
     }
     if stage.steps.iter().any(Step::is_remote) {
         return None;

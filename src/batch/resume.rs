@@ -21,10 +21,10 @@ pub fn resume_plan(
 /// Plans the stages of `batch` that are not done, with the batch's own change and id, so the
 /// run appends to the same journal.
 ///
-/// Each stage is planned from `inventory`, which the caller loads anew: a step whose result is
-/// already in place (the policy file or the live policy means what the plan would write) is
-/// left out, and a stage whose change is fully in place gets no steps and counts as done when
-/// the run records it. A stage the first plan redeployed is redeployed again only while it
+/// Each stage is planned from `inventory`, which the caller loads anew. A step whose result is
+/// already in place, because the policy file or the live policy means what the plan would
+/// write, is left out. A stage whose change is fully in place gets no steps and counts as done
+/// when the run records it. A stage the first plan redeployed is redeployed again only while it
 /// still serves the deployment it had when the batch was planned, so a deployment that ran
 /// before an interruption is not repeated.
 ///

@@ -91,7 +91,11 @@ pub async fn run_batch_with(
     tracing::info!(batch_id = %plan.id, change = %plan.change, stages = total, "batch started");
 
     if let Err(error) = journal.begin(plan) {
-        tracing::error!(batch_id = %plan.id, %error, "the batch journal cannot be written; nothing runs");
+        tracing::error!(
+            batch_id = %plan.id,
+            %error,
+            "the batch journal cannot be written; nothing runs"
+        );
         let reason = format!("nothing was changed: {error}");
         for (index, stage) in plan.stages.iter().enumerate() {
             let outcome = StageOutcome::Failed(reason.clone());
@@ -112,7 +116,11 @@ pub async fn run_batch_with(
                 .iter()
                 .map(|stage| stage.key.clone())
                 .collect();
-            tracing::info!(batch_id = %plan.id, not_run = ?summary.not_run, "batch stopped on request");
+            tracing::info!(
+                batch_id = %plan.id,
+                not_run = ?summary.not_run,
+                "batch stopped on request"
+            );
             journal.stopped(&summary.not_run);
             break;
         }
@@ -183,7 +191,12 @@ impl StageRun<'_> {
             return StageOutcome::Skipped(reason);
         }
 
-        tracing::info!(batch_id = %self.plan.id, stage = %stage.key, steps = stage.steps.len(), "batch stage started");
+        tracing::info!(
+            batch_id = %self.plan.id,
+            stage = %stage.key,
+            steps = stage.steps.len(),
+            "batch stage started"
+        );
         journal.stage_started(self.index, &stage.key);
         let recorder = self.history.map(|store| HistoryRecorder {
             store: store.clone(),
@@ -244,7 +257,8 @@ fn stage_outcome(steps: &[Step], statuses: &[StepStatus]) -> StageOutcome {
     StageOutcome::Applied { deployment_id }
 }
 
-/// What a stage writes, so that a failure can hold back later stages writing the same thing.
+/// A REST API or file a stage writes, so that a failure can hold back later stages writing the
+/// same one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     RestApi(String),
@@ -356,4 +370,86 @@ pub fn estimate_remaining(stages: &[BatchStage], average_step: Option<Duration>)
         }
     });
     DEPLOYMENT_INTERVAL * deployments + average_step.unwrap_or(ASSUMED_STEP_TIME) * others
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The terminal UI runs a batch on a tokio task, so the future must be `Send` when the
+    /// event callback is.
+    #[allow(dead_code)]
+    fn run_future_is_send(
+        plan: &'static BatchPlan,
+        gateway: &'static Gateway,
+        history: &'static HistoryStore,
+        journal: &'static mut Journal,
+    ) {
+        fn assert_send<T: Send>(_: &T) {}
+        let future = run_batch(plan, Some(gateway), Some(history), journal, |_event| {});
+        assert_send(&future);
+    }
+
+    #[test]
+    fn estimate_counts_deployments_and_steps() {
+        let step = |deploy: bool| {
+            if deploy {
+                Step::CreateDeployment {
+                    rest_api_id: "a".to_string(),
+                    stage: "s".to_string(),
+                    description: String::new(),
+                }
+            } else {
+                Step::WritePolicyFile {
+                    path: PathBuf::from("p"),
+                    contents: String::new(),
+                    expected: None,
+                }
+            }
+        };
+        let stage = |steps: Vec<Step>| BatchStage {
+            key: "k".to_string(),
+            title: "k".to_string(),
+            steps,
+            diff: Vec::new(),
+            note: None,
+            blocked: None,
+            warnings: Vec::new(),
+            lockout: None,
+            rest_api_id: None,
+            stage: String::new(),
+            chalice_stage: None,
+            deployment_before: None,
+            record: crate::save::SaveRecord {
+                region: None,
+                rest_api_id: None,
+                stage: String::new(),
+                chalice_stage: None,
+                deployment_id: None,
+                change: String::new(),
+                reason: String::new(),
+                local_file: None,
+                local_text: None,
+            },
+            entries_after: Vec::new(),
+        };
+        let stages = [
+            stage(vec![step(false), step(true)]),
+            stage(vec![step(true)]),
+            stage(Vec::new()),
+        ];
+
+        let cases = [
+            (None, Duration::from_millis(10_500)),
+            (Some(Duration::from_secs(2)), Duration::from_secs(12)),
+        ];
+        for (average, expected) in cases {
+            assert_eq!(
+                estimate_remaining(&stages, average),
+                expected,
+                "{average:?}"
+            );
+        }
+        assert_eq!(estimate_remaining(&stages[2..], None), Duration::ZERO);
+    }
 }

@@ -68,11 +68,12 @@ pub enum SetCommand {
     /// given with --remove, in one batch.
     Apply(ApplySetArgs),
 
-    /// Continue a batch that stopped part-way (Ctrl-C, a failed stage, a crash).
+    /// Continue a batch that stopped part-way (Ctrl-C, a failed stage, a crash), or give it up
+    /// with --abandon.
     Resume(ResumeArgs),
 }
 
-/// Which `ipgate.json` an edit goes to.
+/// The `ipgate.json` an edit goes to.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FileChoice {
     /// Edit the user file (IPGATE_CONFIG_DIR, else the platform config directory) instead of
@@ -119,7 +120,7 @@ pub struct CreateSetArgs {
     /// The set name, such as `office`.
     pub name: String,
 
-    /// What the set is for, shown next to its name.
+    /// A description of the set, shown next to its name.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
 
@@ -246,6 +247,10 @@ pub struct ApplySetArgs {
 pub struct ResumeArgs {
     /// The batch id, as the batch printed it. Without it, the only unfinished batch.
     pub id: Option<String>,
+
+    /// Give the batch up instead: `set resume` no longer offers it, and its journal stays.
+    #[arg(long, requires = "id")]
+    pub abandon: bool,
 
     #[command(flatten)]
     pub confirmation: BatchConfirmation,
@@ -446,7 +451,7 @@ fn show_set(args: &Args, show: &ShowSetArgs) -> Result<u8, CommandError> {
 #[derive(Debug, Serialize)]
 struct EditJson {
     file: String,
-    /// False when the file already said the same, so it was left as it was.
+    /// False when the file already contained the same, so it was left as it was.
     written: bool,
     /// The set after the edit; `null` for a label.
     set: Option<SetJson>,

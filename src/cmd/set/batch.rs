@@ -33,7 +33,7 @@ pub struct FileUpdate {
     pub personal: bool,
 }
 
-/// `ipgate set apply NAME [--remove CIDR...]`.
+/// Runs `ipgate set apply NAME [--remove CIDR...]`.
 pub async fn apply(args: &Args, apply: &ApplySetArgs) -> Result<u8, CommandError> {
     refuse_read_only(args, "set apply")?;
     let files = SetFiles::load(args)?;
@@ -117,11 +117,15 @@ pub async fn apply_change(
     run_plan(&context, plan, update, confirmation, output).await
 }
 
-/// `ipgate set resume [ID]`.
+/// Runs `ipgate set resume [ID]`.
 pub async fn resume(args: &Args, resume: &ResumeArgs) -> Result<u8, CommandError> {
     refuse_read_only(args, "set resume")?;
     let store =
         HistoryStore::open_default().map_err(|error| CommandError::failure(error.to_string()))?;
+
+    if let (true, Some(id)) = (resume.abandon, &resume.id) {
+        return abandon(store.dir(), id, resume.output.output);
+    }
 
     let batch = match &resume.id {
         Some(id) => Journal::load(store.dir(), id).map_err(journal_error)?,
@@ -205,6 +209,31 @@ pub async fn resume(args: &Args, resume: &ResumeArgs) -> Result<u8, CommandError
         resume.output.output,
     )
     .await
+}
+
+/// Runs `ipgate set resume ID --abandon`.
+fn abandon(data_dir: &Path, id: &str, output: OutputFormat) -> Result<u8, CommandError> {
+    let batch = Journal::abandon(data_dir, id).map_err(journal_error)?;
+    eprintln!(
+        "Batch {id} abandoned; {} stayed as they were. Its journal stays at {}.",
+        stage_count(batch.remaining().len()),
+        batch.path.display()
+    );
+    if output == OutputFormat::Json {
+        #[derive(Serialize)]
+        struct AbandonJson {
+            abandoned: String,
+            journal: String,
+            /// The stages the batch did not change.
+            remaining: Vec<String>,
+        }
+        print_json(&AbandonJson {
+            abandoned: id.to_string(),
+            journal: batch.path.display().to_string(),
+            remaining: batch.remaining(),
+        })?;
+    }
+    Ok(SUCCESS)
 }
 
 /// Fails, naming the flag, when the change adds a `/0` entry without `--allow-unrestricted`.
@@ -300,10 +329,12 @@ async fn run_plan(
                 ),
             });
         }
-        eprintln!(
-            "Nothing to change: every stage that includes set {} has the change.",
-            plan.change.set
-        );
+        if !plan.stages.is_empty() {
+            eprintln!(
+                "Nothing to change: every stage that includes set {} has the change.",
+                plan.change.set
+            );
+        }
         return Ok(SUCCESS);
     }
 
@@ -354,7 +385,7 @@ async fn run_plan(
     printer.finish();
 
     for error in journal.write_errors() {
-        eprintln!("! The batch journal missed a line: {error}");
+        eprintln!("! Appending to the batch journal failed: {error}");
     }
     eprint!("{summary}");
     if let Some(batch) = document.batch.as_mut() {
@@ -682,7 +713,7 @@ struct BatchStageJson {
     stage: Option<String>,
     chalice_stage: Option<String>,
     note: Option<String>,
-    /// Why the change cannot be applied to this stage.
+    /// The reason the change cannot be applied to this stage.
     blocked: Option<String>,
     lockout: Option<String>,
     warnings: Vec<String>,
@@ -700,7 +731,8 @@ struct BatchStageJson {
 #[derive(Debug, Serialize)]
 struct StepJson {
     description: String,
-    /// `"planned"`, `"done"` or `"failed"`.
+    /// `"planned"` (before the run), `"done"`, `"failed"` or `"not_run"` (after a failed step, or
+    /// in a stage the run did not reach).
     status: &'static str,
     detail: Option<String>,
     error: Option<String>,
@@ -785,6 +817,11 @@ impl BatchJson {
         for stage in &mut self.stages {
             if summary.not_run.contains(&stage.key) && stage.outcome == "planned" {
                 stage.outcome = "not_run";
+            }
+            for step in &mut stage.steps {
+                if step.status == "planned" {
+                    step.status = "not_run";
+                }
             }
         }
         self.outcome = if !summary.failed.is_empty() {

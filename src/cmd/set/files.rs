@@ -51,7 +51,7 @@ impl SetFiles {
         })
     }
 
-    /// The file an edit goes to: the user file with `--personal`, else the project file.
+    /// Returns the file an edit goes to: the user file with `--personal`, else the project file.
     pub fn target(&self, personal: bool) -> Result<&IpgateFile, CommandError> {
         if personal {
             return self.personal_file.as_ref().ok_or_else(|| {
@@ -68,7 +68,7 @@ impl SetFiles {
         })
     }
 
-    /// The file an edit of set `name` goes to. Fails when the set is defined only in the other
+    /// Returns the file an edit of set `name` goes to. Fails when the set is defined only in the other
     /// file, or in neither.
     pub fn target_with_set(&self, name: &str, personal: bool) -> Result<&IpgateFile, CommandError> {
         let file = self.target(personal)?;
@@ -116,7 +116,7 @@ impl SetFiles {
         }
     }
 
-    /// The error for a set the merged configuration does not define, naming both files.
+    /// Builds the error for a set the merged configuration does not define, naming both files.
     pub fn unknown_set(&self, name: &str) -> CommandError {
         let files: Vec<String> = [&self.project_file, &self.personal_file]
             .into_iter()
@@ -220,7 +220,7 @@ pub fn sets_error(error: SetsError) -> CommandError {
     }
 }
 
-/// The error `config` gives for the unknown set `name`, with its suggestion.
+/// Returns the error `config` gives for the unknown set `name`, with its suggestion.
 fn unknown_set_error(config: &IpgateConfig, name: &str) -> SetsError {
     // Removing from a set that does not exist returns the unknown-set error with the closest
     // name, and changes nothing.
@@ -236,7 +236,7 @@ fn unknown_set_error(config: &IpgateConfig, name: &str) -> SetsError {
     }
 }
 
-/// The defined set whose name is close to `name`, as the configuration suggests it.
+/// Returns the defined set whose name is close to `name`, as the configuration suggests it.
 fn suggestion(config: &IpgateConfig, name: &str) -> Option<String> {
     match unknown_set_error(config, name) {
         SetsError::UnknownSet { suggestion, .. } => suggestion,
@@ -251,7 +251,7 @@ pub fn check_cidr(cidr: &str) -> Result<(), CommandError> {
         .map_err(|error| CommandError::usage(format!("invalid CIDR: {error}")))
 }
 
-/// The canonical text of a CIDR that was checked to parse; the trimmed text otherwise.
+/// Returns the canonical text of a CIDR that was checked to parse, else the trimmed text.
 pub fn canonical(cidr: &str) -> String {
     match parse_entry(cidr) {
         Ok(entry) => entry.canonical(),
