@@ -745,14 +745,21 @@ async fn set_change_applies_through_tui() {
     driver.type_text("192.0.2.44").await;
     driver.press(KeyCode::Enter).await;
     driver.press(KeyCode::Char('s')).await;
-    assert!(matches!(driver.app.screen, Screen::Batch(_)), "{}", driver.status_text());
+    assert!(
+        matches!(driver.app.screen, Screen::Batch(_)),
+        "{}",
+        driver.status_text()
+    );
     driver.press(KeyCode::Char('y')).await;
 
     let screen = driver.render(110, 35);
     assert!(screen.contains("Applied: 1 stage"), "{screen}");
-    let live = live_policy(&gateway, &prod_api).await.expect("a live policy");
+    let live = live_policy(&gateway, &prod_api)
+        .await
+        .expect("a live policy");
     assert!(to_minified(&live).contains("192.0.2.44/32"), "{live}");
-    let file = fs::read_to_string(sample.project_dir().join(".chalice/apigw-policy-prod.json")).unwrap();
+    let file =
+        fs::read_to_string(sample.project_dir().join(".chalice/apigw-policy-prod.json")).unwrap();
     assert!(file.contains("192.0.2.44/32"), "{file}");
     assert_ne!(deployment_id(&gateway, &prod_api).await, deployment_before);
 }

@@ -1082,13 +1082,26 @@ fn set_change_plans_batch_for_including_stages() {
         panic!("no batch screen: {:?}", app.status);
     };
     assert_eq!(view.plan.change.added, vec!["192.0.2.44/32".to_string()]);
-    assert!(view.plan.stages.iter().any(|stage| stage.key == "prod"), "{:?}", view.plan.stages);
+    assert!(
+        view.plan.stages.iter().any(|stage| stage.key == "prod"),
+        "{:?}",
+        view.plan.stages
+    );
     let screen = render(&app, 110, 35);
     assert!(screen.contains("+192.0.2.44/32"), "{screen}");
     let text = std::fs::read_to_string(project.path().join(".chalice/ipgate.json")).unwrap();
-    assert!(text.contains("192.0.2.44/32"), "the set file was not saved: {text}");
+    assert!(
+        text.contains("192.0.2.44/32"),
+        "the set file was not saved: {text}"
+    );
 
     let effects = app.update(key(KeyCode::Char('y')));
-    assert!(matches!(effects.as_slice(), [Effect::RunBatch { .. }]), "{effects:?}");
-    assert!(app.has_unsaved_edits(), "quitting during a batch must ask first");
+    assert!(
+        matches!(effects.as_slice(), [Effect::RunBatch { .. }]),
+        "{effects:?}"
+    );
+    assert!(
+        app.has_unsaved_edits(),
+        "quitting during a batch must ask first"
+    );
 }

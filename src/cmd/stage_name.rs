@@ -137,7 +137,9 @@ mod tests {
     #[test]
     fn resolve_table() {
         let rows = sample_rows();
-        let cases: [(&str, Option<(&str, Option<&str>)>); 9] = [
+        // A stage name, then the API Gateway stage and Chalice stage it resolves to, if any.
+        type Case<'a> = (&'a str, Option<(&'a str, Option<&'a str>)>);
+        let cases: [Case; 9] = [
             ("prod", Some(("api", Some("prod")))),
             ("staging", Some(("api", Some("staging")))),
             ("prod1/api", Some(("api", Some("prod")))),

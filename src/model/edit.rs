@@ -75,6 +75,14 @@ pub enum SaveBlocker {
     },
 }
 
+/// How one stage treats one caller address, now and after the save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressDecision {
+    pub stage: String,
+    pub now: Decision,
+    pub after: Decision,
+}
+
 /// The outcome of adding an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddOutcome {
@@ -438,7 +446,7 @@ impl EditSession {
     }
 
     /// Decisions for `address` on every stage of the REST API, now and after the save.
-    pub fn test_address(&self, address: IpAddr) -> Vec<(String, Decision, Decision)> {
+    pub fn test_address(&self, address: IpAddr) -> Vec<AddressDecision> {
         let proposed = self.proposed_document().ok().flatten();
         let api = &self.target.api;
         std::iter::once(&self.target.stage)
@@ -446,7 +454,11 @@ impl EditSession {
             .map(|stage| {
                 let now = evaluate_address(self.current_document(), stage, address, false, api);
                 let after = evaluate_address(proposed.as_ref(), stage, address, false, api);
-                (stage.clone(), now, after)
+                AddressDecision {
+                    stage: stage.clone(),
+                    now,
+                    after,
+                }
             })
             .collect()
     }

@@ -14,11 +14,13 @@ use crate::model::{Connection, Inventory, LiveApi, Load, StageRow};
 use crate::myip::MyIpSource;
 use crate::save::{HistoryRecorder, Step, StepError};
 
+use super::batch::{BatchOutcome, BatchView, PlannedBatch};
 use super::editor::{EditorContext, EditorOutcome, EditorState};
 use super::message::{Effect, Message};
-use super::batch::{BatchOutcome, BatchView, PlannedBatch};
 use super::sets::{SetsOutcome, SetsScreen};
-use crate::batch::{BatchEvent, BatchOptions, Journal, SetChange, plan_batch_with, resume_plan_with};
+use crate::batch::{
+    BatchEvent, BatchOptions, Journal, SetChange, plan_batch_with, resume_plan_with,
+};
 
 /// A line under the main view: progress, a result or an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +180,9 @@ impl App {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.pending_requests > 0 || self.editor().is_some_and(EditorState::is_saving) || self.batch_running()
+        self.pending_requests > 0
+            || self.editor().is_some_and(EditorState::is_saving)
+            || self.batch_running()
     }
 
     pub fn batch_running(&self) -> bool {
@@ -194,7 +198,9 @@ impl App {
 
     /// Edits that quitting would lose, or a batch that quitting would interrupt.
     pub fn has_unsaved_edits(&self) -> bool {
-        let dirty = self.editor().is_some_and(|editor| editor.session.is_dirty() && !editor.saved);
+        let dirty = self
+            .editor()
+            .is_some_and(|editor| editor.session.is_dirty() && !editor.saved);
         dirty || self.batch_running()
     }
 
@@ -512,28 +518,56 @@ impl App {
                 self.refresh_rows();
                 Vec::new()
             }
-            SetsOutcome::Apply { set, added, removed } => self.plan_set_batch(SetChange { set, added, removed }),
+            SetsOutcome::Apply {
+                set,
+                added,
+                removed,
+            } => self.plan_set_batch(SetChange {
+                set,
+                added,
+                removed,
+            }),
             SetsOutcome::Resume => self.resume_batch(),
         }
     }
 
     fn batch_options(&self) -> BatchOptions {
-        BatchOptions { allow_unrestricted: false, my_ip: self.my_ip.address() }
+        BatchOptions {
+            allow_unrestricted: false,
+            my_ip: self.my_ip.address(),
+        }
     }
 
     /// Plans applying a set change to every stage that includes the set, then shows it for confirmation.
     fn plan_set_batch(&mut self, change: SetChange) -> Vec<Effect> {
-        let root = self.inventory.project.as_ref().map(|project| project.root.clone());
+        let root = self
+            .inventory
+            .project
+            .as_ref()
+            .map(|project| project.root.clone());
         let config = self.inventory.sets.merged.config.clone();
-        match plan_batch_with(&self.inventory, &config, &change, root.as_deref(), &self.batch_options()) {
+        match plan_batch_with(
+            &self.inventory,
+            &config,
+            &change,
+            root.as_deref(),
+            &self.batch_options(),
+        ) {
             Ok(plan) => {
                 self.set_status(
-                    format!("Set {} saved. Confirm applying {} to its stages.", change.set, change.summary()),
+                    format!(
+                        "Set {} saved. Confirm applying {} to its stages.",
+                        change.set,
+                        change.summary()
+                    ),
                     false,
                 );
                 self.screen = Screen::Batch(Box::new(BatchView::new(plan)));
             }
-            Err(error) => self.set_status(format!("Set saved, but the batch cannot be planned: {error}"), true),
+            Err(error) => self.set_status(
+                format!("Set saved, but the batch cannot be planned: {error}"),
+                true,
+            ),
         }
         Vec::new()
     }
@@ -541,7 +575,10 @@ impl App {
     /// Plans the remaining stages of the oldest interrupted batch.
     fn resume_batch(&mut self) -> Vec<Effect> {
         let Some(history) = &self.inventory.history else {
-            self.set_status("No data directory, so there are no batch journals. Set IPGATE_DATA_DIR.", true);
+            self.set_status(
+                "No data directory, so there are no batch journals. Set IPGATE_DATA_DIR.",
+                true,
+            );
             return Vec::new();
         };
         let unfinished = match Journal::unfinished(history.dir()) {
@@ -555,10 +592,21 @@ impl App {
             self.set_status("No interrupted batch to resume.", false);
             return Vec::new();
         };
-        let root = self.inventory.project.as_ref().map(|project| project.root.clone());
-        match resume_plan_with(&batch, &self.inventory, root.as_deref(), &self.batch_options()) {
+        let root = self
+            .inventory
+            .project
+            .as_ref()
+            .map(|project| project.root.clone());
+        match resume_plan_with(
+            &batch,
+            &self.inventory,
+            root.as_deref(),
+            &self.batch_options(),
+        ) {
             Ok(plan) => self.screen = Screen::Batch(Box::new(BatchView::new(plan))),
-            Err(error) => self.set_status(format!("Cannot resume batch {}: {error}", batch.id), true),
+            Err(error) => {
+                self.set_status(format!("Cannot resume batch {}: {error}", batch.id), true)
+            }
         }
         Vec::new()
     }
@@ -571,7 +619,10 @@ impl App {
                 Vec::new()
             }
             BatchOutcome::Stop => {
-                self.set_status("Stopping after the current stage; resume later with R on the sets screen.", false);
+                self.set_status(
+                    "Stopping after the current stage; resume later with R on the sets screen.",
+                    false,
+                );
                 vec![Effect::StopBatch]
             }
             BatchOutcome::Close => {
@@ -581,7 +632,8 @@ impl App {
                 Vec::new()
             }
             BatchOutcome::Run => {
-                let (Screen::Batch(view), Some(history)) = (&self.screen, &self.inventory.history) else {
+                let (Screen::Batch(view), Some(history)) = (&self.screen, &self.inventory.history)
+                else {
                     self.set_status(
                         "No data directory for the history and the batch journal, so nothing is written. Set IPGATE_DATA_DIR.",
                         true,
@@ -589,7 +641,10 @@ impl App {
                     return Vec::new();
                 };
                 let batch = PlannedBatch(Box::new(view.plan.clone()));
-                vec![Effect::RunBatch { batch, history: history.clone() }]
+                vec![Effect::RunBatch {
+                    batch,
+                    history: history.clone(),
+                }]
             }
         }
     }

@@ -29,7 +29,9 @@ pub enum StageState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchPhase {
     /// Waiting for `y`; with a lockout, the set name must be typed first.
-    Confirm { typed: String },
+    Confirm {
+        typed: String,
+    },
     Running,
     Finished(BatchSummary),
 }
@@ -61,7 +63,9 @@ impl BatchView {
         let stages = vec![StageState::Pending; plan.stages.len()];
         BatchView {
             plan,
-            phase: BatchPhase::Confirm { typed: String::new() },
+            phase: BatchPhase::Confirm {
+                typed: String::new(),
+            },
             stages,
             selected: 0,
             done: 0,
@@ -93,7 +97,9 @@ impl BatchView {
         }
 
         match &mut self.phase {
-            BatchPhase::Confirm { typed } if self.plan.stages.iter().any(|stage| stage.lockout.is_some()) => {
+            BatchPhase::Confirm { typed }
+                if self.plan.stages.iter().any(|stage| stage.lockout.is_some()) =>
+            {
                 match key.code {
                     KeyCode::Esc => BatchOutcome::Close,
                     KeyCode::Backspace => {
@@ -121,7 +127,9 @@ impl BatchView {
                     self.stop_requested = true;
                     BatchOutcome::Stop
                 }
-                _ => BatchOutcome::Status("The batch is running; x stops it after the current stage.".to_string()),
+                _ => BatchOutcome::Status(
+                    "The batch is running; x stops it after the current stage.".to_string(),
+                ),
             },
             BatchPhase::Finished(_) => match key.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => BatchOutcome::Close,
@@ -132,7 +140,9 @@ impl BatchView {
 
     fn start(&mut self) -> BatchOutcome {
         if self.plan.is_empty() {
-            return BatchOutcome::Status("Every stage already has this change: nothing to apply.".to_string());
+            return BatchOutcome::Status(
+                "Every stage already has this change: nothing to apply.".to_string(),
+            );
         }
         self.phase = BatchPhase::Running;
         BatchOutcome::Run
@@ -143,8 +153,14 @@ impl BatchView {
         match event {
             BatchEvent::StageStarted { index } => self.set_stage(index, StageState::Running),
             BatchEvent::StepFinished { .. } => {}
-            BatchEvent::StageFinished { index, outcome } => self.set_stage(index, StageState::Finished(outcome)),
-            BatchEvent::Progress { done, estimated_remaining, .. } => {
+            BatchEvent::StageFinished { index, outcome } => {
+                self.set_stage(index, StageState::Finished(outcome))
+            }
+            BatchEvent::Progress {
+                done,
+                estimated_remaining,
+                ..
+            } => {
                 self.done = done;
                 self.estimated_remaining = Some(estimated_remaining);
             }

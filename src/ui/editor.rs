@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::core::access::Decision;
 use crate::core::chalice::PolicyFile;
 use crate::core::cidr::parse_entry;
 use crate::core::policy::{parse_document, policy_length};
 use crate::history::PolicyVersion;
-use crate::model::edit::{AddOutcome, EditSession, EmptyChoice, SaveBlocker};
+use crate::model::edit::{AddOutcome, AddressDecision, EditSession, EmptyChoice, SaveBlocker};
 use crate::model::{Inventory, StageRow, has_drift, open_stage, plan_stage_save, save_record};
 use crate::save::{Conflict, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary};
 
@@ -218,7 +217,7 @@ pub enum Overlay {
     /// "Test an address": decisions for one address on every stage of the REST API.
     TestAddress {
         input: String,
-        results: Option<Result<Vec<(String, Decision, Decision)>, String>>,
+        results: Option<Result<Vec<AddressDecision>, String>>,
     },
     /// Earlier live policies of this stage, newest first.
     History {

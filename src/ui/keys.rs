@@ -124,11 +124,24 @@ const SETS_LIST: &[KeyHelp] = &[
     ("j/k ↑/↓", "move"),
 ];
 
-const BATCH_CONFIRM: &[KeyHelp] =
-    &[("y", "apply to every stage listed"), ("j/k", "see a stage's diff"), ("any other key", "cancel")];
-const BATCH_LOCKOUT: &[KeyHelp] = &[("type", "the set name"), ("Enter", "apply anyway"), ("Esc", "cancel")];
-const BATCH_RUNNING: &[KeyHelp] = &[("x", "stop after the current stage"), ("j/k", "see a stage's diff")];
-const BATCH_DONE: &[KeyHelp] = &[("Enter/Esc", "back to the sets"), ("j/k", "see a stage's diff")];
+const BATCH_CONFIRM: &[KeyHelp] = &[
+    ("y", "apply to every stage listed"),
+    ("j/k", "see a stage's diff"),
+    ("any other key", "cancel"),
+];
+const BATCH_LOCKOUT: &[KeyHelp] = &[
+    ("type", "the set name"),
+    ("Enter", "apply anyway"),
+    ("Esc", "cancel"),
+];
+const BATCH_RUNNING: &[KeyHelp] = &[
+    ("x", "stop after the current stage"),
+    ("j/k", "see a stage's diff"),
+];
+const BATCH_DONE: &[KeyHelp] = &[
+    ("Enter/Esc", "back to the sets"),
+    ("j/k", "see a stage's diff"),
+];
 
 const SET_EDITOR: &[KeyHelp] = &[
     ("a", "add network"),

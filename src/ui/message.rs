@@ -33,7 +33,9 @@ pub enum Message {
     },
 }
 
-/// Work the app requests from the runtime.
+/// Work the app requests from the runtime. Few effects exist at a time, so the size of the
+/// save variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     ListRestApis,
@@ -44,7 +46,10 @@ pub enum Effect {
     RefreshRestApi(String),
     FindMyIp(crate::myip::MyIpSource),
     /// Run a set batch, journaled in the history store's directory.
-    RunBatch { batch: super::batch::PlannedBatch, history: crate::history::HistoryStore },
+    RunBatch {
+        batch: super::batch::PlannedBatch,
+        history: crate::history::HistoryStore,
+    },
     /// Ask the running batch to stop after its current stage.
     StopBatch,
     /// Connect again with another profile or region.

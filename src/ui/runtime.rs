@@ -202,9 +202,16 @@ impl Executor {
                 tokio::spawn(async move {
                     let plan = batch.0;
                     let mut journal = Journal::open(history.dir(), &plan.id);
-                    let summary = run_batch_with(&plan, gateway.as_ref(), Some(&history), &mut journal, &control, |event| {
-                        let _ = sender.send(Message::Batch(event));
-                    })
+                    let summary = run_batch_with(
+                        &plan,
+                        gateway.as_ref(),
+                        Some(&history),
+                        &mut journal,
+                        &control,
+                        |event| {
+                            let _ = sender.send(Message::Batch(event));
+                        },
+                    )
                     .await;
                     tracing::info!(batch = %plan.id, complete = summary.is_complete(), "batch finished");
                 });

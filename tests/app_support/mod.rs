@@ -126,9 +126,13 @@ impl Driver {
                 let plan = batch.0;
                 let mut journal = ipgate::batch::Journal::open(history.dir(), &plan.id);
                 let mut events = Vec::new();
-                ipgate::batch::run_batch(&plan, Some(&self.gateway), Some(&history), &mut journal, |event| {
-                    events.push(event)
-                })
+                ipgate::batch::run_batch(
+                    &plan,
+                    Some(&self.gateway),
+                    Some(&history),
+                    &mut journal,
+                    |event| events.push(event),
+                )
                 .await;
                 let mut effects = Vec::new();
                 for event in events {

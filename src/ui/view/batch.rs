@@ -24,7 +24,12 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &BatchView) {
     let resumed = if plan.resumed { " (resumed)" } else { "" };
     let header_lines = vec![
         Line::from(Span::styled(
-            format!("Batch {}{resumed}: set {} {}", plan.id, plan.change.set, plan.change.summary()),
+            format!(
+                "Batch {}{resumed}: set {} {}",
+                plan.id,
+                plan.change.set,
+                plan.change.summary()
+            ),
             Style::new().add_modifier(Modifier::BOLD),
         )),
         Line::from(format!(
@@ -61,10 +66,16 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &BatchView) {
                 StageState::Finished(StageOutcome::Applied { deployment_id }) => (
                     "ok",
                     Color::Green,
-                    deployment_id.as_ref().map_or("applied".to_string(), |id| format!("deployment {id}")),
+                    deployment_id
+                        .as_ref()
+                        .map_or("applied".to_string(), |id| format!("deployment {id}")),
                 ),
-                StageState::Finished(StageOutcome::Skipped(reason)) => ("--", Color::Gray, reason.clone()),
-                StageState::Finished(StageOutcome::Failed(error)) => ("!!", Color::Red, error.clone()),
+                StageState::Finished(StageOutcome::Skipped(reason)) => {
+                    ("--", Color::Gray, reason.clone())
+                }
+                StageState::Finished(StageOutcome::Failed(error)) => {
+                    ("!!", Color::Red, error.clone())
+                }
             };
             ListItem::new(Line::from(vec![
                 Span::styled(format!("[{mark}] "), Style::new().fg(color)),
@@ -109,10 +120,17 @@ fn draw_detail(frame: &mut Frame, area: Rect, view: &BatchView) {
             ));
         }
         BatchPhase::Confirm { .. } => {
-            lines.push(Line::styled("y applies the change to every stage above; any other key cancels.", Style::new().fg(Color::Yellow)));
+            lines.push(Line::styled(
+                "y applies the change to every stage above; any other key cancels.",
+                Style::new().fg(Color::Yellow),
+            ));
         }
-        BatchPhase::Running if view.stop_requested => lines.push(Line::from("Stopping after the current stage...")),
-        BatchPhase::Running => lines.push(Line::from("Running. x stops after the current stage; the journal lets you resume.")),
+        BatchPhase::Running if view.stop_requested => {
+            lines.push(Line::from("Stopping after the current stage..."))
+        }
+        BatchPhase::Running => lines.push(Line::from(
+            "Running. x stops after the current stage; the journal lets you resume.",
+        )),
         BatchPhase::Finished(summary) => {
             for line in summary.to_string().lines() {
                 lines.push(Line::from(line.to_string()));
@@ -122,10 +140,27 @@ fn draw_detail(frame: &mut Frame, area: Rect, view: &BatchView) {
 
     if let Some(stage) = view.plan.stages.get(view.selected) {
         for warning in &stage.warnings {
-            lines.push(Line::styled(format!("! {warning}"), Style::new().fg(Color::Yellow)));
+            lines.push(Line::styled(
+                format!("! {warning}"),
+                Style::new().fg(Color::Yellow),
+            ));
         }
-        lines.push(Line::styled(format!("Diff of {} (- before, + after):", stage.key), Style::new().fg(Color::Gray)));
-        lines.extend(stage.diff.iter().filter(|line| !matches!(line, crate::core::diff::DiffLine::Same(_))).map(diff_line));
+        lines.push(Line::styled(
+            format!("Diff of {} (- before, + after):", stage.key),
+            Style::new().fg(Color::Gray),
+        ));
+        lines.extend(
+            stage
+                .diff
+                .iter()
+                .filter(|line| !matches!(line, crate::core::diff::DiffLine::Same(_)))
+                .map(diff_line),
+        );
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered()), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered()),
+        area,
+    );
 }

@@ -10,6 +10,7 @@ use crate::core::access::{Decision, Outcome};
 use crate::core::cidr::{EntryFlag, parse_entry};
 use crate::core::policy::StageAccess;
 use crate::core::sets::EntrySource;
+use crate::model::edit::AddressDecision;
 use crate::model::edit::{EditSession, EmptyChoice};
 use crate::model::{Inventory, SetsState};
 use crate::ui::editor::{EditorState, InputMode, Overlay, Prompt};
@@ -473,7 +474,7 @@ fn draw_test_address(
     frame: &mut Frame,
     area: Rect,
     input: &str,
-    results: Option<&Result<Vec<(String, Decision, Decision)>, String>>,
+    results: Option<&Result<Vec<AddressDecision>, String>>,
 ) {
     let mut lines = vec![
         Line::from(format!("Address: {input}_")),
@@ -487,7 +488,7 @@ fn draw_test_address(
         None => {}
         Some(Err(error)) => lines.push(Line::styled(error.clone(), Style::new().fg(Color::Red))),
         Some(Ok(rows)) => {
-            for (stage, now, after) in rows {
+            for AddressDecision { stage, now, after } in rows {
                 lines.push(Line::from(Span::styled(
                     format!("Stage {stage}"),
                     Style::new().add_modifier(Modifier::BOLD),
