@@ -168,6 +168,11 @@ pub struct AddArgs {
     #[arg(required = true, value_name = "CIDR")]
     pub cidrs: Vec<String>,
 
+    /// A label for the added networks, kept in .chalice/ipgate.json (or the user file for a
+    /// REST API without a project), such as "Amsterdam office".
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
+
     #[command(flatten)]
     pub save: SaveOptions,
 

@@ -947,3 +947,22 @@ fn completions_print_bash_script() {
         assert!(script.contains(subcommand), "{subcommand} missing");
     }
 }
+
+#[test]
+fn add_label_written_after_save() {
+    let sample = Sample::deploy();
+
+    let refused = sample.run(&["add", "prod", "192.0.2.9", "--label", "CI runner"]);
+    assert_ne!(refused.code, 0);
+    let labels_path = sample.prod_file().with_file_name("ipgate.json");
+    let before = std::fs::read_to_string(&labels_path).unwrap();
+    assert!(
+        !before.contains("CI runner"),
+        "a refused save wrote the label"
+    );
+
+    let run = sample.run(&["add", "prod", "192.0.2.9", "--label", "CI runner", "--yes"]);
+    run.assert_code(0);
+    let after = std::fs::read_to_string(&labels_path).unwrap();
+    assert!(after.contains("\"192.0.2.9/32\": \"CI runner\""), "{after}");
+}

@@ -1105,3 +1105,28 @@ fn set_change_plans_batch_for_including_stages() {
         "quitting during a batch must ask first"
     );
 }
+
+#[test]
+fn set_editor_adds_my_address() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    app.my_ip_source = MyIpSource::Given("192.0.2.61".parse().unwrap());
+    app.start();
+    app.update(key(KeyCode::Char('S')));
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('m')));
+    app.update(key(KeyCode::Enter));
+
+    let Screen::Sets(screen) = &app.screen else {
+        panic!("the sets screen closed");
+    };
+    let editor = screen.editor.as_ref().expect("the set editor is open");
+    assert!(
+        editor
+            .entries
+            .iter()
+            .any(|entry| entry.cidr == "192.0.2.61/32"),
+        "{:?}",
+        editor.entries
+    );
+}

@@ -16,7 +16,7 @@ pub async fn add(args: &Args, add: &AddArgs) -> Result<u8, CommandError> {
     // Typing mistakes fail before any AWS call.
     parse_all(&add.cidrs)?;
 
-    let context = Context::load(args).await?;
+    let mut context = Context::load(args).await?;
     let rows = context.rows();
     let row = resolve(&add.stage, &rows)?;
     let mut opened = open_for_edit(row, &context, &add.edit)?;
@@ -35,7 +35,7 @@ pub async fn add(args: &Args, add: &AddArgs) -> Result<u8, CommandError> {
         }
     }
 
-    save(
+    let code = save(
         opened,
         &context,
         row,
@@ -43,7 +43,28 @@ pub async fn add(args: &Args, add: &AddArgs) -> Result<u8, CommandError> {
         &add.edit,
         add.output.output,
     )
-    .await
+    .await?;
+    if let Some(label) = &add.label
+        && code == super::exit::SUCCESS
+    {
+        save_labels(&mut context, &add.cidrs, label)?;
+    }
+    Ok(code)
+}
+
+/// Labels each of `cidrs` in the label file, after the save that added them succeeded.
+fn save_labels(context: &mut Context, cidrs: &[String], label: &str) -> Result<(), CommandError> {
+    for cidr in cidrs {
+        let path = context
+            .inventory
+            .sets
+            .save_label(cidr, label)
+            .map_err(|error| {
+                CommandError::failure(format!("saving the label of {cidr} failed: {error}"))
+            })?;
+        eprintln!("{cidr} labeled \"{label}\" in {}.", path.display());
+    }
+    Ok(())
 }
 
 pub async fn remove(args: &Args, remove: &RemoveArgs) -> Result<u8, CommandError> {

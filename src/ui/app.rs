@@ -287,7 +287,7 @@ impl App {
         match &mut self.screen {
             Screen::Home => self.on_home_key(key),
             Screen::Sets(screen) => {
-                let outcome = screen.on_key(key, &mut self.inventory);
+                let outcome = screen.on_key(key, &mut self.inventory, self.my_ip.address());
                 self.on_sets_outcome(outcome)
             }
             Screen::Batch(view) => {

@@ -145,6 +145,7 @@ const BATCH_DONE: &[KeyHelp] = &[
 
 const SET_EDITOR: &[KeyHelp] = &[
     ("a", "add network"),
+    ("m", "add my public address"),
     ("d", "delete"),
     ("l", "label"),
     ("s", "save and apply to its stages"),

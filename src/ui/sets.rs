@@ -1,5 +1,7 @@
 //! The named-set screen: list sets, edit one, and apply a change to every stage that includes it.
 
+use std::net::IpAddr;
+
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::core::cidr::parse_entry;
@@ -99,12 +101,18 @@ pub struct SetsScreen {
 }
 
 impl SetsScreen {
-    pub fn on_key(&mut self, key: KeyEvent, inventory: &mut Inventory) -> SetsOutcome {
+    /// Handles one key; `my_ip` is the user's public address for `m`, when known.
+    pub fn on_key(
+        &mut self,
+        key: KeyEvent,
+        inventory: &mut Inventory,
+        my_ip: Option<IpAddr>,
+    ) -> SetsOutcome {
         if let Some((mode, text)) = self.input.take() {
             return self.on_input_key(key, mode, text, inventory);
         }
         match self.editor.take() {
-            Some(editor) => self.on_editor_key(key, editor, inventory),
+            Some(editor) => self.on_editor_key(key, editor, inventory, my_ip),
             None => self.on_list_key(key, inventory),
         }
     }
@@ -142,6 +150,7 @@ impl SetsScreen {
         key: KeyEvent,
         mut editor: SetEditor,
         inventory: &mut Inventory,
+        my_ip: Option<IpAddr>,
     ) -> SetsOutcome {
         let count = editor.entries.len();
         let outcome = match key.code {
@@ -161,6 +170,19 @@ impl SetsScreen {
             KeyCode::Char('a') => {
                 self.input = Some((SetInput::AddEntry, String::new()));
                 SetsOutcome::None
+            }
+            KeyCode::Char('m') => {
+                // The address goes through the same input, prefilled, so the user sees it first.
+                let text = my_ip.map(|address| address.to_string()).unwrap_or_default();
+                self.input = Some((SetInput::AddEntry, text));
+                match my_ip {
+                    Some(_) => {
+                        SetsOutcome::info("Your public address: Enter adds it, then l labels it.")
+                    }
+                    None => SetsOutcome::info(
+                        "Your public address is unknown (see the header); type it.",
+                    ),
+                }
             }
             KeyCode::Char('l') if count > 0 => {
                 let label = editor.entries[editor.selected]
