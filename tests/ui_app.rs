@@ -1130,3 +1130,34 @@ fn set_editor_adds_my_address() {
         editor.entries
     );
 }
+
+#[test]
+fn live_only_mode_saves_live_steps_only() {
+    let mut app = App::new(None, info(), None);
+    app.start();
+    app.update(Message::RestApisListed(Ok(vec![summary(
+        OTHER_API, "partners", None,
+    )])));
+    app.update(Message::StagesListed {
+        rest_api_id: OTHER_API.to_string(),
+        result: Ok(vec![stage("v1", "dep3")]),
+    });
+    assert!(render(&app, 100, 30).contains("live only"));
+
+    app.home.selected = 0;
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "203.0.113.7");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    assert_eq!(confirm.plan.steps.len(), 2, "{:?}", confirm.plan.steps);
+    assert!(matches!(confirm.plan.steps[0], Step::UpdatePolicy { .. }));
+    assert!(matches!(
+        confirm.plan.steps[1],
+        Step::CreateDeployment { .. }
+    ));
+}
