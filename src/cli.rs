@@ -30,8 +30,8 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Args {
-    /// Chalice project directory (the one that contains .chalice/). Without one, ipgate edits
-    /// live policies only.
+    /// Chalice project directory, the one that contains .chalice/ (default: the current
+    /// directory). Without a .chalice/ there, ipgate edits live policies only.
     #[arg(long, value_name = "DIR", global = true)]
     pub project: Option<PathBuf>,
 

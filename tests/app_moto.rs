@@ -660,7 +660,7 @@ async fn lockout_guard_uses_looked_up_address() {
     );
     assert_eq!(driver.editor().overlay, Overlay::None);
 
-    driver.type_text(STAGE).await;
+    driver.type_text("prod").await;
     driver.press(KeyCode::Enter).await;
     assert_eq!(driver.editor().prompt, None);
     confirmed_steps(&driver);

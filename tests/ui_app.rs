@@ -686,14 +686,18 @@ fn lockout_needs_typed_stage_name() {
     );
     assert!(render(&app, 100, 30).contains("locks you out"));
 
-    type_text(&mut app, "ap");
+    // The API Gateway stage name is the same for every Chalice stage, so only "prod" counts.
+    type_text(&mut app, "api");
     app.update(key(KeyCode::Enter));
     assert!(
         matches!(editor(&app).prompt, Some(Prompt::ConfirmLockout { .. })),
         "a wrong name was accepted"
     );
 
-    type_text(&mut app, "i");
+    for _ in 0..3 {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "prod");
     app.update(key(KeyCode::Enter));
     assert!(
         matches!(editor(&app).overlay, Overlay::Confirm(_)),
@@ -1089,13 +1093,19 @@ fn set_change_plans_batch_for_including_stages() {
     );
     let screen = render(&app, 110, 35);
     assert!(screen.contains("+192.0.2.44/32"), "{screen}");
-    let text = std::fs::read_to_string(project.path().join(".chalice/ipgate.json")).unwrap();
+    let sets_file = project.path().join(".chalice/ipgate.json");
+    let text = std::fs::read_to_string(&sets_file).unwrap();
+    assert!(
+        !text.contains("192.0.2.44/32"),
+        "the set file was written before confirming: {text}"
+    );
+
+    let effects = app.update(key(KeyCode::Char('y')));
+    let text = std::fs::read_to_string(&sets_file).unwrap();
     assert!(
         text.contains("192.0.2.44/32"),
         "the set file was not saved: {text}"
     );
-
-    let effects = app.update(key(KeyCode::Char('y')));
     assert!(
         matches!(effects.as_slice(), [Effect::RunBatch { .. }]),
         "{effects:?}"
@@ -1160,4 +1170,71 @@ fn live_only_mode_saves_live_steps_only() {
         confirm.plan.steps[1],
         Step::CreateDeployment { .. }
     ));
+}
+
+#[test]
+fn cancelled_set_batch_writes_nothing() {
+    let project = sample_project();
+    let history = tempfile::tempdir().unwrap();
+    let mut app = app_with_history(project.path(), history.path());
+    let sets_file = project.path().join(".chalice/ipgate.json");
+    let before = std::fs::read_to_string(&sets_file).unwrap();
+    app.update(key(KeyCode::Char('S')));
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "198.18.0.0/15");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+    assert!(matches!(app.screen, Screen::Batch(_)), "{:?}", app.status);
+
+    app.update(key(KeyCode::Char('n')));
+
+    assert_eq!(std::fs::read_to_string(&sets_file).unwrap(), before);
+    let Screen::Sets(screen) = &app.screen else {
+        panic!("not back on the sets screen");
+    };
+    let editor = screen
+        .editor
+        .as_ref()
+        .expect("the set editor keeps the edit");
+    assert!(
+        editor
+            .entries
+            .iter()
+            .any(|entry| entry.cidr == "198.18.0.0/15")
+    );
+}
+
+#[test]
+fn cancelled_rollback_restores_editor() {
+    let project = sample_project();
+    let history = tempfile::tempdir().unwrap();
+    let mut app = app_with_history(project.path(), history.path());
+    let older = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*","Condition":{"IpAddress":{"aws:SourceIp":["192.0.2.0/24"]}}}]}"#;
+    app.inventory
+        .history
+        .as_ref()
+        .unwrap()
+        .record_before_write(&PolicyVersion {
+            recorded_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000),
+            region: Some("us-east-1".to_string()),
+            account: None,
+            rest_api_id: PROD_API.to_string(),
+            stage: "api".to_string(),
+            chalice_stage: Some("prod".to_string()),
+            deployment_id: Some("dep0".to_string()),
+            policy: Some(older.to_string()),
+            local_file: None,
+            local_text: None,
+            reason: "before save".to_string(),
+        })
+        .unwrap();
+    open_editor(&mut app, "prod");
+    let entries_before = editor(&app).session.entries.clone();
+    app.update(key(KeyCode::Char('H')));
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('n')));
+
+    assert_eq!(editor(&app).session.entries, entries_before);
+    assert_eq!(editor(&app).history_reason, "before save");
 }

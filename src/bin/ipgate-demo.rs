@@ -24,6 +24,10 @@ fn main() -> ExitCode {
         std::env::remove_var("AWS_SESSION_TOKEN");
         std::env::remove_var("AWS_PROFILE");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        // History, journals and the user's label file stay with the demo, not in the user's
+        // data and config directories, because the emulator's REST APIs vanish with it.
+        std::env::set_var("IPGATE_DATA_DIR", demo_root().join("data"));
+        std::env::set_var("IPGATE_CONFIG_DIR", demo_root().join("config"));
     }
     let _log_guard = ipgate::logging::init();
 
@@ -74,16 +78,19 @@ fn run_demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(code)
 }
 
-/// A fresh folder under the build directory, so the sample in assets/ stays clean.
-fn demo_project_dir() -> PathBuf {
+/// The demo's folder under the build directory.
+fn demo_root() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("ipgate-demo")
+}
+
+/// A fresh folder under the build directory, so the sample in assets/ stays clean.
+fn demo_project_dir() -> PathBuf {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0);
-    target
-        .join("ipgate-demo")
-        .join(format!("sample-project-{seconds}"))
+    demo_root().join(format!("sample-project-{seconds}"))
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::core::live::same_meaning;
-use crate::save::{PlanInput, SavePlan, SaveRecord, plan_save};
+use crate::save::{PlanInput, SavePlan, SaveRecord, Step, plan_save};
 
 use super::edit::{EditSession, EditTarget};
 use super::{Connection, Inventory, StageRow};
@@ -151,7 +151,36 @@ pub fn plan_stage_save(
         own_file,
         description: session.deployment_description(),
     };
-    plan_save(&input)
+    let mut plan = plan_save(&input)?;
+    deploy_shared_stages(session, &mut plan);
+    Ok(plan)
+}
+
+/// Redeploys the other stages whose access the edit changes through a shared statement, because
+/// a stage serves the policy of its last deployment until it is redeployed.
+fn deploy_shared_stages(session: &EditSession, plan: &mut SavePlan) {
+    if !session.apply_to_shared {
+        return;
+    }
+    let Some(Step::CreateDeployment {
+        rest_api_id,
+        description,
+        ..
+    }) = plan
+        .steps
+        .iter()
+        .find(|step| matches!(step, Step::CreateDeployment { .. }))
+        .cloned()
+    else {
+        return;
+    };
+    for stage in session.shared_stages() {
+        plan.steps.push(Step::CreateDeployment {
+            rest_api_id: rest_api_id.clone(),
+            stage,
+            description: description.clone(),
+        });
+    }
 }
 
 /// Builds the facts history and the audit log keep about a save of `session`. `reason` is why

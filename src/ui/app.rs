@@ -14,10 +14,10 @@ use crate::model::{Connection, Inventory, LiveApi, Load, StageRow};
 use crate::myip::MyIpSource;
 use crate::save::{HistoryRecorder, Step, StepError};
 
-use super::batch::{BatchOutcome, BatchView, PlannedBatch};
+use super::batch::{BatchOutcome, BatchPhase, BatchView, PlannedBatch};
 use super::editor::{EditorContext, EditorOutcome, EditorState};
 use super::message::{Effect, Message};
-use super::sets::{SetsOutcome, SetsScreen};
+use super::sets::{SetEditor, SetsOutcome, SetsScreen, config_with, write_set};
 use crate::batch::{
     BatchEvent, BatchOptions, Journal, SetChange, plan_batch_with, resume_plan_with,
 };
@@ -284,6 +284,11 @@ impl App {
             return Vec::new();
         }
 
+        if key.code == KeyCode::Char('?') && self.screen_takes_help_key() {
+            self.help_open = true;
+            return Vec::new();
+        }
+
         match &mut self.screen {
             Screen::Home => self.on_home_key(key),
             Screen::Sets(screen) => {
@@ -304,6 +309,23 @@ impl App {
                 self.on_editor_outcome(outcome)
             }
         }
+    }
+
+    /// True where `?` opens the help instead of being typed into an input.
+    fn screen_takes_help_key(&self) -> bool {
+        match &self.screen {
+            Screen::Sets(screen) => screen.input.is_none(),
+            Screen::Batch(view) => {
+                !(matches!(view.phase, BatchPhase::Confirm { .. }) && view.has_lockout())
+            }
+            Screen::Home | Screen::Editor(_) => false,
+        }
+    }
+
+    /// Shows a message about the user's own input; unlike [`Self::set_status`], it is not kept
+    /// for the list of errors printed after the UI closes.
+    fn show_input_status(&mut self, text: String, is_error: bool) {
+        self.status = Some(StatusLine { text, is_error });
     }
 
     fn on_ctrl_c(&mut self) -> Vec<Effect> {
@@ -510,7 +532,7 @@ impl App {
         match outcome {
             SetsOutcome::None => Vec::new(),
             SetsOutcome::Status { text, is_error } => {
-                self.set_status(text, is_error);
+                self.show_input_status(text, is_error);
                 Vec::new()
             }
             SetsOutcome::Close => {
@@ -522,11 +544,15 @@ impl App {
                 set,
                 added,
                 removed,
-            } => self.plan_set_batch(SetChange {
-                set,
-                added,
-                removed,
-            }),
+                editor,
+            } => self.plan_set_batch(
+                SetChange {
+                    set,
+                    added,
+                    removed,
+                },
+                editor,
+            ),
             SetsOutcome::Resume => self.resume_batch(),
         }
     }
@@ -539,35 +565,48 @@ impl App {
     }
 
     /// Plans applying a set change to every stage that includes the set, then shows it for confirmation.
-    fn plan_set_batch(&mut self, change: SetChange) -> Vec<Effect> {
+    fn plan_set_batch(&mut self, change: SetChange, editor: Box<SetEditor>) -> Vec<Effect> {
         let root = self
             .inventory
             .project
             .as_ref()
             .map(|project| project.root.clone());
-        let config = self.inventory.sets.merged.config.clone();
-        match plan_batch_with(
-            &self.inventory,
-            &config,
-            &change,
-            root.as_deref(),
-            &self.batch_options(),
-        ) {
+        let planned = config_with(&editor, &self.inventory).and_then(|config| {
+            plan_batch_with(
+                &self.inventory,
+                &config,
+                &change,
+                root.as_deref(),
+                &self.batch_options(),
+            )
+        });
+        match planned {
             Ok(plan) => {
                 self.set_status(
                     format!(
-                        "Set {} saved. Confirm applying {} to its stages.",
-                        change.set,
-                        change.summary()
+                        "Confirm applying {} to the stages of set {}; the set is saved with the batch.",
+                        change.summary(),
+                        change.set
                     ),
                     false,
                 );
-                self.screen = Screen::Batch(Box::new(BatchView::new(plan)));
+                let mut view = BatchView::new(plan);
+                view.pending_set = Some(editor);
+                self.screen = Screen::Batch(Box::new(view));
             }
-            Err(error) => self.set_status(
-                format!("Set saved, but the batch cannot be planned: {error}"),
-                true,
-            ),
+            Err(error) => {
+                self.set_status(
+                    format!(
+                        "The batch cannot be planned, so set {} was not saved: {error}",
+                        change.set
+                    ),
+                    true,
+                );
+                self.screen = Screen::Sets(Box::new(SetsScreen {
+                    editor: Some(*editor),
+                    ..SetsScreen::default()
+                }));
+            }
         }
         Vec::new()
     }
@@ -626,7 +665,21 @@ impl App {
                 vec![Effect::StopBatch]
             }
             BatchOutcome::Close => {
-                self.screen = Screen::Sets(Box::default());
+                let mut sets_screen = SetsScreen::default();
+                if let Screen::Batch(view) = &mut self.screen
+                    && matches!(view.phase, BatchPhase::Confirm { .. })
+                    && let Some(editor) = view.pending_set.take()
+                {
+                    self.set_status(
+                        format!(
+                            "Batch cancelled; set {} was not saved and no stage changed.",
+                            editor.name
+                        ),
+                        false,
+                    );
+                    sets_screen.editor = Some(*editor);
+                }
+                self.screen = Screen::Sets(Box::new(sets_screen));
                 self.inventory.reload_local_policies();
                 self.refresh_rows();
                 Vec::new()
@@ -641,10 +694,23 @@ impl App {
                     return Vec::new();
                 };
                 let batch = PlannedBatch(Box::new(view.plan.clone()));
-                vec![Effect::RunBatch {
-                    batch,
-                    history: history.clone(),
-                }]
+                let history = history.clone();
+                if let Screen::Batch(view) = &mut self.screen
+                    && let Some(editor) = view.pending_set.take()
+                    && let Err(error) = write_set(&editor, &mut self.inventory)
+                {
+                    let message = format!(
+                        "Set {} not saved, so the batch did not run: {error}",
+                        editor.name
+                    );
+                    view.pending_set = Some(editor);
+                    view.phase = BatchPhase::Confirm {
+                        typed: String::new(),
+                    };
+                    self.set_status(message, true);
+                    return Vec::new();
+                }
+                vec![Effect::RunBatch { batch, history }]
             }
         }
     }
@@ -685,7 +751,7 @@ impl App {
         match outcome {
             EditorOutcome::None => Vec::new(),
             EditorOutcome::Status { text, is_error } => {
-                self.set_status(text, is_error);
+                self.show_input_status(text, is_error);
                 Vec::new()
             }
             EditorOutcome::Help => {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::batch::{BatchEvent, BatchPlan, BatchSummary, StageOutcome};
+use crate::ui::sets::SetEditor;
 
 /// A batch plan in an effect; plans compare by id, which is unique.
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct BatchView {
     pub estimated_remaining: Option<Duration>,
     /// The user asked the batch to stop after the current stage.
     pub stop_requested: bool,
+    /// A set edit written to its file only when this batch is confirmed; cancelling returns to it.
+    pub pending_set: Option<Box<SetEditor>>,
 }
 
 impl BatchView {
@@ -71,6 +74,7 @@ impl BatchView {
             done: 0,
             estimated_remaining: None,
             stop_requested: false,
+            pending_set: None,
         }
     }
 

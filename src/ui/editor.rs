@@ -249,6 +249,9 @@ pub struct EditorState {
     pub history_reason: &'static str,
     /// The user typed the stage name to accept losing their own access.
     lockout_confirmed: bool,
+    /// The session before a rollback or a drift fix replaced its document, restored when the
+    /// user cancels that save.
+    session_before_reset: Option<EditSession>,
 }
 
 impl EditorState {
@@ -269,6 +272,7 @@ impl EditorState {
             deployment_id: opened.deployment_id,
             history_reason: "before save",
             lockout_confirmed: false,
+            session_before_reset: None,
         })
     }
 
@@ -622,7 +626,7 @@ impl EditorState {
                 },
                 code,
             ) => match code {
-                KeyCode::Enter if self.lockout_names().contains(&typed.trim()) => {
+                KeyCode::Enter if typed.trim() == self.lockout_names()[0] => {
                     self.lockout_confirmed = true;
                     self.begin_save(context)
                 }
@@ -762,6 +766,7 @@ impl EditorState {
     ) -> EditorOutcome {
         let last = versions.len().saturating_sub(1);
         match key.code {
+            KeyCode::Char('?') => return EditorOutcome::Help,
             KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
             KeyCode::Down | KeyCode::Char('j') => {
                 self.overlay = Overlay::History {
@@ -795,6 +800,7 @@ impl EditorState {
             }
         };
         let when = crate::ui::view::format_time(version.recorded_at);
+        self.session_before_reset = Some(self.session.clone());
         if let Err(error) = self
             .session
             .reset_to(document, format!("rollback to the version of {when} UTC"))
@@ -825,6 +831,7 @@ impl EditorState {
                 "push the policy file live",
             ),
         };
+        self.session_before_reset = Some(self.session.clone());
         if let Err(error) = self.session.reset_to(document, description.to_string()) {
             return EditorOutcome::error(format!("Cannot {description}: {error}"));
         }
@@ -986,6 +993,12 @@ impl EditorState {
             }
             _ => {
                 self.overlay = Overlay::None;
+                self.lockout_confirmed = false;
+                if let Some(session) = self.session_before_reset.take() {
+                    self.session = session;
+                    self.history_reason = "before save";
+                    self.clamp_selection();
+                }
                 EditorOutcome::info("Save cancelled; nothing was written.")
             }
         }

@@ -43,10 +43,7 @@ const EDITOR: &[KeyHelp] = &[
     ("m", "add my public address"),
     ("l", "label the entry"),
     ("A", "merge overlapping and adjacent networks"),
-    (
-        "t",
-        "edit only this stage / every stage its statement covers",
-    ),
+    ("t", "shared statement: this stage only, or all"),
     ("T", "test an address against every stage"),
     ("H", "history of live policies; Enter rolls back"),
     ("L", "drift: take the live policy into the file"),
@@ -187,7 +184,11 @@ pub fn current_keys(app: &App) -> &'static [KeyHelp] {
 
 /// The `?` overlay's lines: the current view's keys, then the global ones.
 pub fn help_lines(app: &App) -> Vec<KeyHelp> {
-    let mut lines = current_keys(app).to_vec();
+    let mut lines: Vec<KeyHelp> = current_keys(app)
+        .iter()
+        .filter(|(key, _)| *key != "?")
+        .copied()
+        .collect();
     lines.extend_from_slice(GLOBAL);
     lines
 }

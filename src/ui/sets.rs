@@ -18,10 +18,13 @@ pub enum SetsOutcome {
     },
     Close,
     /// The set was saved with this change; plan and confirm the batch that applies it.
+    /// The set's networks changed and stages include it: plan the batch, and write the set with
+    /// `editor`'s entries only when the batch is confirmed.
     Apply {
         set: String,
         added: Vec<String>,
         removed: Vec<String>,
+        editor: Box<SetEditor>,
     },
     /// Resume the oldest interrupted batch.
     Resume,
@@ -299,48 +302,67 @@ impl SetsScreen {
     }
 
     /// Writes the set to its file; a change of networks then goes to every including stage.
+    /// Saves a set whose change reaches no stage at once. A change that reaches stages goes to
+    /// the batch screen first, and the file is written only when that batch is confirmed.
     fn save_set(&mut self, editor: SetEditor, inventory: &mut Inventory) -> SetsOutcome {
-        let file = match editor.origin {
-            Origin::Project => inventory.sets.project.clone(),
-            Origin::Personal => inventory.sets.personal.clone(),
-        };
-        let Some(file) = file else {
-            self.editor = Some(editor);
-            return SetsOutcome::error(
-                "There is no file for this set: no project and no user config directory.",
-            );
-        };
-
-        let mut config = file.model.clone();
-        if let Err(error) = config.upsert_set(&editor.name, editor.entries.clone()) {
-            self.editor = Some(editor);
-            return SetsOutcome::error(format!("Set not saved: {error}"));
+        let (added, removed) = editor.change();
+        let reaches_stages = !editor.stages.is_empty() && !(added.is_empty() && removed.is_empty());
+        if reaches_stages {
+            let outcome = SetsOutcome::Apply {
+                set: editor.name.clone(),
+                added,
+                removed,
+                editor: Box::new(editor),
+            };
+            return outcome;
         }
-        let saved = match sets::save(&file, &config) {
-            Ok(saved) => saved,
+
+        let name = editor.name.clone();
+        match write_set(&editor, inventory) {
+            Ok(()) => {
+                self.editor = Some(open_set(&name, inventory));
+                SetsOutcome::info(format!("Set {name} saved."))
+            }
             Err(error) => {
                 self.editor = Some(editor);
-                return SetsOutcome::error(format!("Set not saved: {error}"));
+                SetsOutcome::error(format!("Set not saved: {error}"))
             }
-        };
-        match editor.origin {
-            Origin::Project => inventory.sets.project = Some(saved.file),
-            Origin::Personal => inventory.sets.personal = Some(saved.file),
-        }
-        inventory.sets.remerge();
-
-        let (added, removed) = editor.change();
-        let name = editor.name.clone();
-        self.editor = Some(open_set(&name, inventory));
-        if added.is_empty() && removed.is_empty() {
-            return SetsOutcome::info(format!("Set {name} saved; its networks did not change."));
-        }
-        SetsOutcome::Apply {
-            set: name,
-            added,
-            removed,
         }
     }
+}
+
+/// Writes the set's entries to its file, the project's or the user's, and reloads the merge.
+pub fn write_set(editor: &SetEditor, inventory: &mut Inventory) -> Result<(), String> {
+    let file = match editor.origin {
+        Origin::Project => inventory.sets.project.clone(),
+        Origin::Personal => inventory.sets.personal.clone(),
+    };
+    let file =
+        file.ok_or("there is no file for this set: no project and no user config directory")?;
+
+    let mut config = file.model.clone();
+    config
+        .upsert_set(&editor.name, editor.entries.clone())
+        .map_err(|error| error.to_string())?;
+    let saved = sets::save(&file, &config).map_err(|error| error.to_string())?;
+    match editor.origin {
+        Origin::Project => inventory.sets.project = Some(saved.file),
+        Origin::Personal => inventory.sets.personal = Some(saved.file),
+    }
+    inventory.sets.remerge();
+    Ok(())
+}
+
+/// The merged configuration as it would be with the editor's entries saved.
+pub fn config_with(
+    editor: &SetEditor,
+    inventory: &Inventory,
+) -> Result<sets::IpgateConfig, String> {
+    let mut config = inventory.sets.merged.config.clone();
+    config
+        .upsert_set(&editor.name, editor.entries.clone())
+        .map_err(|error| error.to_string())?;
+    Ok(config)
 }
 
 fn open_set(name: &str, inventory: &Inventory) -> SetEditor {

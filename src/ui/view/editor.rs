@@ -68,7 +68,7 @@ fn info_lines(editor: &EditorState) -> Vec<Line<'static>> {
             editor.display_path(path)
         ),
         (None, None) if session.target.chalice_stage.is_some() => {
-            "no policy file yet; save creates one".to_string()
+            "the live policy (no policy file yet)".to_string()
         }
         (None, None) => "live policy".to_string(),
     };
@@ -89,11 +89,13 @@ fn info_lines(editor: &EditorState) -> Vec<Line<'static>> {
                 session.target.title(),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
-            Span::raw(if session.is_dirty() && !editor.saved {
-                "  (modified)"
-            } else {
-                ""
-            }),
+            Span::raw(
+                if (session.is_dirty() || session.description_override.is_some()) && !editor.saved {
+                    "  (modified)"
+                } else {
+                    ""
+                },
+            ),
         ]),
         Line::from(Span::styled(
             format!(

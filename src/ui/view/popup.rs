@@ -33,7 +33,7 @@ pub fn draw_help(frame: &mut Frame, area: Rect, keys: &[KeyHelp]) {
         })
         .collect();
     let height = lines.len() as u16 + 2;
-    let popup = centered(area, 64, height);
+    let popup = centered(area, 76, height);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)

@@ -458,10 +458,12 @@ pub fn draw_history(
         .current_document()
         .map(to_pretty)
         .unwrap_or_default();
+    // Only the changed lines: a whole policy does not fit beside the version list.
     let lines: Vec<Line> = diff_lines(&current_text, &old_text)
         .iter()
+        .filter(|line| !matches!(line, DiffLine::Same(_)))
         .map(|line| with_label(diff_line(line), sets))
         .collect();
-    let block = Block::bordered().title(" - current policy, + this version ");
+    let block = Block::bordered().title(" Changed lines: - current policy, + this version ");
     frame.render_widget(Paragraph::new(lines).block(block), diff_area);
 }

@@ -65,9 +65,14 @@ fn draw_list(frame: &mut Frame, area: Rect, screen: &SetsScreen, inventory: &Inv
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
                 Span::raw(format!(
-                    " {:<8} {:>3} networks  ",
+                    " {:<8} {:>3} {:<9} ",
                     origin_word(inventory.sets.merged.origin_of(&set.name)),
-                    set.entries.len()
+                    set.entries.len(),
+                    if set.entries.len() == 1 {
+                        "network"
+                    } else {
+                        "networks"
+                    }
                 )),
                 Span::styled(format!("used by {stages}"), Style::new().fg(Color::Gray)),
             ]))
