@@ -1238,3 +1238,41 @@ fn cancelled_rollback_restores_editor() {
     assert_eq!(editor(&app).session.entries, entries_before);
     assert_eq!(editor(&app).history_reason, "before save");
 }
+
+#[test]
+fn shared_statement_edit_redeploys_all() {
+    let project = sample_project();
+    let mut app = loaded_app(project.path());
+    let partners = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*","Condition":{"IpAddress":{"aws:SourceIp":["192.0.2.0/24"]}}}]}"#;
+    app.update(Message::RestApiRefreshed {
+        rest_api_id: OTHER_API.to_string(),
+        result: Ok(summary(OTHER_API, "partners", Some(partners))),
+    });
+    app.update(Message::StagesListed {
+        rest_api_id: OTHER_API.to_string(),
+        result: Ok(vec![stage("v1", "dep3"), stage("v2", "dep4")]),
+    });
+    select_row(&mut app, |row| {
+        row.rest_api_id.as_deref() == Some(OTHER_API) && row.stage == "v1"
+    });
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('t')));
+    app.update(key(KeyCode::Char('a')));
+    type_text(&mut app, "198.51.100.0/24");
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('s')));
+
+    let Overlay::Confirm(confirm) = &editor(&app).overlay else {
+        panic!("no confirmation: {:?}", app.status);
+    };
+    let deployed: Vec<&str> = confirm
+        .plan
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::CreateDeployment { stage, .. } => Some(stage.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deployed, ["v1", "v2"]);
+}
