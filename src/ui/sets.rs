@@ -306,7 +306,8 @@ impl SetsScreen {
     /// the batch screen first, and the file is written only when that batch is confirmed.
     fn save_set(&mut self, editor: SetEditor, inventory: &mut Inventory) -> SetsOutcome {
         let (added, removed) = editor.change();
-        let reaches_stages = !editor.stages.is_empty() && !(added.is_empty() && removed.is_empty());
+        let networks_changed = !added.is_empty() || !removed.is_empty();
+        let reaches_stages = networks_changed && !editor.stages.is_empty();
         if reaches_stages {
             let outcome = SetsOutcome::Apply {
                 set: editor.name.clone(),
