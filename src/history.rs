@@ -273,18 +273,26 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads every line of a JSON Lines file. A missing file has no records. Blank lines are skipped
-/// silently, and corrupt ones with a warning.
+/// Reads every line of a JSON Lines file. A missing file has no records.
 fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, HistoryError> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(io_error("open", path)(error)),
-    };
-    file.lock_shared().map_err(io_error("lock", path))?;
+    match read_json_lines(path) {
+        Ok(records) => Ok(records),
+        Err((_, error)) if error.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err((operation, error)) => Err(io_error(operation, path)(error)),
+    }
+}
+
+/// Reads every line of a JSON Lines file under a shared lock, as the history, the audit log and
+/// the batch journals are written. Blank lines are skipped silently and corrupt ones, such as a
+/// line cut off by a crash, with a warning. An error comes with the operation that failed.
+pub(crate) fn read_json_lines<T: DeserializeOwned>(
+    path: &Path,
+) -> Result<Vec<T>, (&'static str, io::Error)> {
+    let mut file = File::open(path).map_err(|error| ("open", error))?;
+    file.lock_shared().map_err(|error| ("lock", error))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
-        .map_err(io_error("read", path))?;
+        .map_err(|error| ("read", error))?;
 
     let mut records = Vec::new();
     for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {

@@ -601,29 +601,8 @@ fn ends_with_newline(file: &mut File) -> io::Result<bool> {
     Ok(last[0] == b'\n')
 }
 
-/// Reads every line of a journal under a shared lock. Blank lines are skipped silently and
-/// corrupt ones, such as a line cut off by a crash, with a warning.
+/// Reads every line of a journal under a shared lock, skipping corrupt lines with a warning.
 fn read_lines(path: &Path) -> Result<Vec<Line>, JournalError> {
-    let mut file = File::open(path).map_err(io_error("open", path))?;
-    file.lock_shared().map_err(io_error("lock", path))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(io_error("read", path))?;
-
-    let mut lines = Vec::new();
-    for (index, raw) in bytes.split(|&byte| byte == b'\n').enumerate() {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice(raw) {
-            Ok(line) => lines.push(line),
-            Err(error) => tracing::warn!(
-                file = %path.display(),
-                line = index + 1,
-                %error,
-                "skipping a corrupt journal line"
-            ),
-        }
-    }
-    Ok(lines)
+    crate::history::read_json_lines(path)
+        .map_err(|(operation, error)| io_error(operation, path)(error))
 }

@@ -83,9 +83,10 @@ pub async fn confirm_and_save(
     resolve_blockers(&mut opened.session, request.options)?;
     check_lockout(&opened.session, context, request.options)?;
 
-    let plan = opened
+    let mut plan = opened
         .plan(&context.inventory, request.own_file)
         .map_err(|error| CommandError::failure(format!("cannot save: {error}")))?;
+    crate::model::deploy_shared_stages(&opened.session, &mut plan);
     let mut report = report(&opened, &plan, &request);
     if plan.is_empty() {
         eprintln!("Nothing to save: the policy file and the live policy already say the same.");

@@ -5,7 +5,9 @@ mod load;
 mod open;
 
 pub use load::{STAGE_LISTING_CONCURRENCY, load_inventory};
-pub use open::{OpenedStage, has_drift, open_stage, plan_stage_save, save_record};
+pub use open::{
+    OpenedStage, deploy_shared_stages, has_drift, open_stage, plan_stage_save, save_record,
+};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

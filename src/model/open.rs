@@ -151,14 +151,13 @@ pub fn plan_stage_save(
         own_file,
         description: session.deployment_description(),
     };
-    let mut plan = plan_save(&input)?;
-    deploy_shared_stages(session, &mut plan);
-    Ok(plan)
+    plan_save(&input)
 }
 
-/// Redeploys the other stages whose access the edit changes through a shared statement, because
-/// a stage serves the policy of its last deployment until it is redeployed.
-fn deploy_shared_stages(session: &EditSession, plan: &mut SavePlan) {
+/// Adds deployments of the other stages whose access the edit changes through a shared
+/// statement, because a stage serves the policy of its last deployment until it is redeployed.
+/// A batch plans those stages itself, so only single-stage saves call this.
+pub fn deploy_shared_stages(session: &EditSession, plan: &mut SavePlan) {
     if !session.apply_to_shared {
         return;
     }

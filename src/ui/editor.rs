@@ -10,7 +10,9 @@ use crate::core::cidr::parse_entry;
 use crate::core::policy::{parse_document, policy_length};
 use crate::history::PolicyVersion;
 use crate::model::edit::{AddOutcome, AddressDecision, EditSession, EmptyChoice, SaveBlocker};
-use crate::model::{Inventory, StageRow, has_drift, open_stage, plan_stage_save, save_record};
+use crate::model::{
+    Inventory, StageRow, deploy_shared_stages, has_drift, open_stage, plan_stage_save, save_record,
+};
 use crate::save::{Conflict, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary};
 
 /// Which side wins when the policy file and the live policy differ.
@@ -948,13 +950,15 @@ impl EditorState {
     }
 
     fn plan(&self, inventory: &Inventory, own_file: bool) -> Result<SavePlan, String> {
-        plan_stage_save(
+        let mut plan = plan_stage_save(
             &self.session,
             inventory,
             self.online,
             self.connected,
             own_file,
-        )
+        )?;
+        deploy_shared_stages(&self.session, &mut plan);
+        Ok(plan)
     }
 
     fn on_confirm_key(
