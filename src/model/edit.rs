@@ -46,14 +46,14 @@ impl EditTarget {
     }
 }
 
-/// What the stage should become when its list is empty.
+/// The stage's access once its list is empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmptyChoice {
     Open,
     Closed,
 }
 
-/// Why the edit cannot be saved yet, in the order the UI resolves them.
+/// A reason the edit cannot be saved yet, in the order the UI resolves them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaveBlocker {
     /// An entry is not a valid CIDR.
@@ -75,7 +75,7 @@ pub enum SaveBlocker {
     },
 }
 
-/// How one stage treats one caller address, now and after the save.
+/// One stage's decisions for one caller address, now and after the save.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressDecision {
     pub stage: String,

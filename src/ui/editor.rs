@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::save::{Conflict, SavePlan, SaveRecord, Step, StepError, StepStatus, outcome_summary};
 
-/// Which side wins when the policy file and the live policy differ.
+/// The side that wins when the policy file and the live policy differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriftSide {
     TakeLive,
