@@ -966,3 +966,18 @@ fn add_label_written_after_save() {
     let after = std::fs::read_to_string(&labels_path).unwrap();
     assert!(after.contains("\"192.0.2.9/32\": \"CI runner\""), "{after}");
 }
+
+#[test]
+fn add_warns_about_covered_entry() {
+    let sample = Sample::deploy();
+
+    let run = sample.run(&["add", "prod", "203.0.113.9", "--yes"]);
+
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("203.0.113.9/32 is covered by 203.0.113.0/24"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,7 +1,7 @@
 //! `ipgate add` and `ipgate remove`: allowlist edits saved as the editor saves them.
 
 use crate::cli::{AddArgs, Args, EditOptions, RemoveArgs, SaveOptions};
-use crate::core::cidr::{CidrEntry, parse_entry};
+use crate::core::cidr::{CidrEntry, EntryFlag, parse_entry};
 use crate::model::edit::{AddOutcome, EditSession, EmptyChoice};
 use crate::model::{OpenedStage, StageRow, open_stage};
 
@@ -35,6 +35,7 @@ pub async fn add(args: &Args, add: &AddArgs) -> Result<u8, CommandError> {
         }
     }
 
+    note_covered_entries(&opened.session);
     let code = save(
         opened,
         &context,
@@ -180,6 +181,27 @@ fn matching(entries: &[Option<CidrEntry>], predicate: impl Fn(&CidrEntry) -> boo
 }
 
 /// Warns when an added entry has host bits set, because it covers more than it shows.
+/// Warns about entries that another entry already covers, as the editor flags them; nothing is
+/// merged unasked.
+fn note_covered_entries(session: &EditSession) {
+    for (entry, flags) in session.entries.iter().zip(session.flags()) {
+        for flag in flags {
+            match flag {
+                EntryFlag::CoveredBy { index } => {
+                    eprintln!("! {entry} is covered by {}.", session.entries[index]);
+                }
+                EntryFlag::Duplicate { of } => {
+                    eprintln!(
+                        "! {entry} lists the same network as {}.",
+                        session.entries[of]
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 fn note_host_bits(entry: &str) {
     if let Ok(parsed) = parse_entry(entry)
         && parsed.has_host_bits()
