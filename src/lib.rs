@@ -7,9 +7,9 @@
 //!   It does no network I/O; table tests cover it.
 //! - [`aws`]: the AWS boundary, the only module that calls the API Gateway SDK in the app. It
 //!   returns ipgate's own types and an error that keeps the AWS code, message and request id.
-//! - [`save`]: the save pipeline. It plans the exact steps of a save (write the policy file,
-//!   set the config key, update the live policy, create a deployment), runs them in order and
-//!   records where a failed run stopped so it can be retried from there.
+//! - [`save`]: the save pipeline. It plans the exact steps of a save: write the policy file,
+//!   set the config key, update the live policy, create a deployment. It runs them in order and
+//!   records where a failed run stopped, so the run can be retried from there.
 //! - [`batch`]: one named-set change applied to every stage that includes the set, stage by
 //!   stage through [`save`], with a journal so an interrupted batch can be resumed.
 //! - [`ui`]: the terminal UI. The draw loop never awaits the network: AWS work runs on tokio
@@ -20,7 +20,7 @@
 //! [`emulator`] is not part of the app. It starts moto's API Gateway on 127.0.0.1 for the demo
 //! and the tests, and seeds it through the SDK.
 
-// `unwrap` only in tests, or where a comment says why it cannot fail.
+// `unwrap` only in tests, or where a comment explains why it cannot fail.
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -34,7 +34,7 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// What the header shows about the connection.
+/// The connection details the header shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionInfo {
     pub profile: Option<String>,

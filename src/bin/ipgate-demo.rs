@@ -17,7 +17,7 @@ const DEMO_MY_IP: &str = "198.51.100.17";
 
 fn main() -> ExitCode {
     // SAFETY: no other thread exists yet, so nothing can read the environment while it changes.
-    // The SDK's default chain then picks up dummy credentials and never asks instance metadata.
+    // The SDK's default chain then picks up dummy credentials and never queries instance metadata.
     unsafe {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");

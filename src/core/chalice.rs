@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 pub use super::jsontext::detect_line_ending;
 use super::jsontext::{SyntaxError, parse_strict};
 
-/// Where a setting was found: in the Chalice stage or at the top level of config.json.
+/// The place a setting was found: the Chalice stage or the top level of config.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyLevel {
     Stage,

@@ -47,7 +47,7 @@ pub struct Allowlist {
     pub overridden_by: Vec<usize>,
 }
 
-/// What a document says about one stage's callers.
+/// A document's rule for one stage's callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageAccess {
     /// No statement restricts the stage by source address, or there is no policy.
@@ -94,7 +94,7 @@ pub fn parse_document(text: &str) -> Result<Value, PolicyError> {
     Ok(document)
 }
 
-/// Reads what `doc` says about `stage`'s callers.
+/// Reads the rule `doc` sets for `stage`'s callers.
 pub fn stage_access(
     doc: Option<&Value>,
     stage: &str,

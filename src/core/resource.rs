@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-/// What is known about the REST API a policy is attached to. Unknown parts match anything.
+/// The known facts about the REST API a policy is attached to. Unknown parts match anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiContext {
     pub region: Option<String>,

@@ -289,7 +289,7 @@ impl EditSession {
         self.confirmed_unrestricted.insert(ipv6);
     }
 
-    /// The first thing that stops a save, if any.
+    /// Returns the first thing that stops a save, if any.
     pub fn save_blocker(&self) -> Option<SaveBlocker> {
         for (index, entry) in self.parsed().iter().enumerate() {
             if let Err(error) = entry {
@@ -327,7 +327,7 @@ impl EditSession {
         !matches!(self.original_access, StageAccess::Unrestricted)
     }
 
-    /// The change to apply, or `None` when the allowlist is unchanged.
+    /// Returns the change to apply, or `None` when the allowlist is unchanged.
     pub fn allowlist_edit(&self) -> Option<AllowlistEdit> {
         if !self.is_dirty() {
             return None;
@@ -402,7 +402,7 @@ impl EditSession {
         Ok(())
     }
 
-    /// The document in force now: the live policy when it is known, else the base.
+    /// Returns the document in force now: the live policy when it is known, else the base.
     pub fn current_document(&self) -> Option<&Value> {
         if self.live_known {
             self.live.as_ref()
@@ -411,7 +411,7 @@ impl EditSession {
         }
     }
 
-    /// Who can call the stage now.
+    /// Evaluates who can call the stage now.
     pub fn access_now(&self) -> AccessReport {
         effective_access(
             self.current_document(),
@@ -420,7 +420,8 @@ impl EditSession {
         )
     }
 
-    /// Who could call the stage after the save, and every way that differs from the list shown.
+    /// Evaluates who could call the stage after the save, and every way that differs from the
+    /// list shown.
     pub fn access_after(&self) -> Result<(AccessReport, Vec<AccessWarning>), PolicyError> {
         let proposed = self.proposed_document()?;
         let report = effective_access(proposed.as_ref(), &self.target.stage, &self.target.api);

@@ -104,8 +104,8 @@ impl HistoryRecorder {
     }
 }
 
-/// The AWS account id in the first full execute-api ARN of a policy, as AWS writes them when it
-/// stores a policy; `None` for policies with short resources only.
+/// Finds the AWS account id in the first full execute-api ARN of a policy. AWS writes such ARNs
+/// when it stores a policy, so a policy with short resources only gives `None`.
 fn account_in_resources(policy: &Value) -> Option<String> {
     let text = crate::core::policy::to_minified(policy);
     text.split("arn:").skip(1).find_map(|arn| {

@@ -132,7 +132,7 @@ impl App {
         }
         let history = HistoryStore::open_default();
         if let Err(error) = &history {
-            tracing::warn!(%error, "no history store: live saves are refused until IPGATE_DATA_DIR is set");
+            tracing::warn!(%error, "no history store, so live saves are rejected; set IPGATE_DATA_DIR to a writable directory");
         }
         inventory.history = history.ok();
         let sets_error = inventory.sets.errors.first().cloned();

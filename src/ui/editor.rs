@@ -22,7 +22,7 @@ pub enum DriftSide {
     PushFile,
 }
 
-/// What the editor reads from the rest of the app while it handles a key.
+/// The app state the editor reads while it handles a key.
 pub struct EditorContext<'a> {
     pub inventory: &'a Inventory,
     pub read_only: bool,
@@ -30,7 +30,7 @@ pub struct EditorContext<'a> {
     pub my_ip: Option<std::net::IpAddr>,
 }
 
-/// What the app must do after the editor handled a key.
+/// The app's next action after the editor handled a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EditorOutcome {
     None,
@@ -153,7 +153,7 @@ pub struct SaveRun {
     pub plan: SavePlan,
     pub statuses: Vec<StepStatus>,
     pub run_id: u64,
-    /// What changed under ipgate, when a step stopped because of it.
+    /// The change made under ipgate, when a step stopped because of it.
     pub conflict: Option<Conflict>,
 }
 
@@ -179,7 +179,7 @@ impl SaveRun {
     }
 }
 
-/// What a finished run changed, so the app can reload it.
+/// The files and REST API a finished run changed, so the app can reload them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishedRun {
     pub failed: bool,
@@ -404,7 +404,7 @@ impl EditorState {
         }
     }
 
-    /// Computes the merged list and asks before replacing the entries with it.
+    /// Computes the merged list and prompts before replacing the entries with it.
     fn offer_aggregation(&mut self) -> EditorOutcome {
         let aggregation = match crate::core::aggregate::aggregate(&self.session.entries) {
             Ok(aggregation) => aggregation,
@@ -871,7 +871,7 @@ impl EditorState {
         EditorOutcome::None
     }
 
-    /// Checks what blocks a save, asks what must be asked, then shows the plan.
+    /// Checks what blocks a save, prompts for the answers a save needs, then shows the plan.
     pub fn begin_save(&mut self, context: &EditorContext) -> EditorOutcome {
         if context.read_only {
             return EditorOutcome::error(
@@ -1047,7 +1047,7 @@ impl EditorState {
         }
     }
 
-    /// Rebases the edit on the version that changed under ipgate, then asks to confirm again.
+    /// Rebases the edit on the version that changed under ipgate, then shows the plan again.
     fn apply_on_top(&mut self, conflict: &Conflict, context: &EditorContext) -> EditorOutcome {
         let rebased = match conflict {
             Conflict::LivePolicy { current, .. } => {

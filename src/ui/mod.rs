@@ -1,6 +1,6 @@
 //! The terminal UI.
 //!
-//! [`app::App`] holds every piece of state and turns [`message::Message`] values into state
+//! [`app::App`] contains every piece of state and turns [`message::Message`] values into state
 //! changes and [`message::Effect`] requests. [`runtime`] owns the terminal, reads input on a
 //! thread, runs effects on tokio tasks and draws after each batch of messages, so drawing never
 //! waits on the network. [`view`] draws the state and does nothing else.
